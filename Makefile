@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench screenshots clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## Open the dashboard on the embedded simulator: no key, no network.
+demo: $(STAMP)
+	$(BIN)/seedance-tui demo
+
+## Lint, check the architecture contract, run every test (benchmarks included, with small sizes).
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check tui tests
+	$(BIN)/ruff format --check tui tests
+	$(BIN)/lint-imports
+
+## Print the full-size benchmark figures that the README's Performance section shows.
+bench: $(STAMP)
+	$(BIN)/python tests/bench/bench_store.py
+	$(BIN)/python tests/bench/bench_schedule.py
+	$(BIN)/python tests/bench/bench_cli.py
+	$(BIN)/python tests/bench/bench_download.py
+	$(BIN)/python tests/bench/bench_table.py
+	$(BIN)/python tests/bench/bench_dashboard.py
+
+## Render the README's screenshots (SVG) from the simulator with a frozen clock.
+screenshots: $(STAMP)
+	$(BIN)/python -m tui.app.screenshots screenshots
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

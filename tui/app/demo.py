@@ -1,0 +1,201 @@
+"""`seedance-tui demo`: the real dashboard over the built-in simulator. No key, no network.
+
+Everything is real except the providers: the simulator (`tui.sim.Simulator`) answers on
+127.0.0.1 in all three dialects, a `VideoHost` serves the videos (a second origin, signed
+expiring URLs), the store is a throw-away SQLite file in a temp dir, and the engine polls with
+its usual etiquette. A `ScaledClock` runs the batch 20x faster than real time, so a realistic
+mix of successes, failures and super-resolution jobs plays out in a few minutes.
+
+The simulator's keys go to the engine in memory (`ProviderConfig.api_key`): never through argv,
+the environment or a file. With a `FrozenClock`, a fixed seed and `prefill=True` the screen is
+the same on every run (for screenshots): every task is polled once before the app opens, and the
+app starts paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tui.core.clock import Clock, FrozenClock, ScaledClock
+from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
+
+DEMO_KINDS: tuple[str, ...] = ("newapi", "kyy", "ark")
+PROVIDER_NAMES = {"newapi": "anyfast-sim", "kyy": "kyy-sim", "ark": "ark-sim"}
+DEFAULT_TASKS = 300
+DEFAULT_SPEED = 20.0
+DEFAULT_SEED = 7
+
+
+@dataclass
+class DemoSession:
+    """The simulator, video host, store and app of one demo; `close()` removes every trace."""
+
+    tasks: int = DEFAULT_TASKS
+    seed: int = DEFAULT_SEED
+    clock: Clock | None = None
+    speed: float = DEFAULT_SPEED
+    ui: UIConfig = field(default_factory=UIConfig)
+    prefill: bool = False
+    paused: bool = False
+    theme_save_path: Path | None = None
+    app_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from tui.sim import Simulator
+        from tui.sim.video_host import VideoHost
+
+        self.clock = self.clock or ScaledClock(self.speed)
+        self._tmp = Path(tempfile.mkdtemp(prefix="seedance-demo-"))
+        self.db_path = self._tmp / "tasks.db"
+        self.video_host = VideoHost(clock=self.clock).start()
+        self.sim = Simulator(clock=self.clock, seed=self.seed, video_host=self.video_host).start()
+        self.config = demo_config(self.sim, self._tmp / "videos", self.ui)
+        if self.prefill:  # a still picture: nothing may move after the first frame
+            self.config = replace(
+                self.config, download=replace(self.config.download, enabled=False)
+            )
+        self._store = None
+        self.app = None
+
+    def build(self) -> Any:
+        """Fill the store with a demo batch and return the (not yet running) app."""
+        from tui.app.app import SeedanceApp
+        from tui.app.feeds import LiveFeed
+        from tui.core.engine import Engine
+        from tui.core.lock import PollerLock
+        from tui.core.store import Store
+
+        assert self.clock is not None
+        store = self._store = Store.open(self.db_path)
+        add_demo_batch(self.sim, store, self.tasks, self.clock)
+        if self.prefill:
+            prefill(self.db_path, self.config, self.clock)
+        lock = PollerLock(self.db_path)
+        lock.acquire("seedance-tui demo")
+        # a seeded rng: poll jitter (next-poll countdowns) is the same on every run
+        engine = Engine(store, self.config, clock=self.clock, rng=random.Random(self.seed))
+        self.app = SeedanceApp(
+            store,
+            self.config,
+            LiveFeed(engine, store, lock),
+            clock=self.clock,
+            db_path=self.db_path,
+            paused=self.paused or self.prefill,
+            theme_save_path=self.theme_save_path,
+            **self.app_options,
+        )
+        return self.app
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self.sim.stop()
+        self.video_host.stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> DemoSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def demo_config(sim: Any, download_dir: Path, ui: UIConfig | None = None) -> Config:
+    """One provider per dialect, all pointing at the simulator, keys held in memory only."""
+    providers = {
+        PROVIDER_NAMES[kind]: ProviderConfig(
+            name=PROVIDER_NAMES[kind],
+            kind=kind,
+            base_url=sim.provider_url(kind),
+            api_key=sim.key(kind),
+            rate_limit=20.0,
+            concurrency=8,
+        )
+        for kind in DEMO_KINDS
+    }
+    download = DownloadConfig(enabled=True, dir=download_dir, concurrency=3)
+    return Config(providers=providers, download=download, ui=ui or UIConfig(), path=None)
+
+
+def add_demo_batch(sim: Any, store: Any, n: int, clock: Clock) -> int:
+    """Create `n` simulated tasks and track them, like `add` after a real batch was submitted."""
+    from tui.core.clock import utc
+
+    by_kind: dict[str, list[str]] = {}
+    for kind, task_id in sim.demo_batch(n, kinds=DEMO_KINDS):
+        by_kind.setdefault(kind, []).append(task_id)
+    added = 0
+    for kind, ids in by_kind.items():
+        result = store.add_tasks(PROVIDER_NAMES[kind], ids, batch="demo", now=utc(clock.now()))
+        added += result.added
+    return added
+
+
+def prefill(db_path: Path, config: Config, clock: Clock) -> None:
+    """Poll every task once, in a thread with its own loop and its own store connection, so it
+    works inside a running event loop (tests) as well as before one (the CLI)."""
+    from tui.core.engine import Engine
+    from tui.core.store import Store
+
+    # Its own frozen clock: pacing sleeps advance a FrozenClock, and the simulator must keep
+    # answering at the same instant (whatever order the answers come back in).
+    own_clock: Clock = FrozenClock(clock.now()) if isinstance(clock, FrozenClock) else clock
+    fast = {
+        name: replace(p, rate_limit=1000.0, concurrency=1) for name, p in config.providers.items()
+    }
+    quick = replace(config, providers=fast, download=replace(config.download, enabled=False))
+
+    async def poll_once() -> None:
+        store = Store.open(db_path)
+        engine = Engine(store, quick, clock=own_clock, rng=random.Random(0))
+        try:
+            await engine.poll_once()
+        finally:
+            await engine.aclose()
+            store.close()
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(poll_once())
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="demo-prefill")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def run_demo(
+    tasks: int = DEFAULT_TASKS,
+    *,
+    config: Config | None = None,
+    seed: int = DEFAULT_SEED,
+    speed: float = DEFAULT_SPEED,
+    clock: Clock | None = None,
+) -> int:
+    """Open the dashboard on a fresh simulated batch of `tasks`; returns the exit code.
+
+    `config` is the user's own: only its [ui] part (theme, keys) is used, and a theme picked in
+    the demo is remembered in that file like in the real dashboard.
+    """
+    from tui.core.config import resolve_config_path
+
+    ui = config.ui if config is not None else UIConfig()
+    save = (config.path if config is not None else None) or resolve_config_path(None)
+    with DemoSession(
+        tasks=tasks, seed=seed, speed=speed, clock=clock, ui=ui, theme_save_path=save
+    ) as session:
+        app = session.build()
+        app.run()
+        return app.return_code or 0

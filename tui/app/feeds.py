@@ -1,0 +1,211 @@
+"""Where the dashboard's changes come from: this process's engine, or another process's store.
+
+- `LiveFeed`: this process holds the store's `PollerLock` and runs the `Engine` inside the
+  app's event loop; the engine's callbacks only *collect* (a dict of changed tasks, a list of
+  events), and the app applies what was collected a few times a second, in one repaint.
+- `ViewerFeed`: another process (a `seedance-tui watch`) holds the lock. The dashboard attaches
+  read-only and follows the store once a second: `changed_since()` for tasks, `events_after()`
+  for the log. When the poller goes away, the viewer offers to take over (`holder_gone`).
+
+Both hand the app a `FeedBatch` from `drain()`; neither touches a widget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tui.core.model import Download, DownloadState, Event, Task
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tui.core.clock import Clock
+    from tui.core.config import Config
+    from tui.core.engine import Engine
+    from tui.core.lock import LockHolder, PollerLock
+    from tui.core.store import Store
+
+COMMAND = "seedance-tui dashboard"  # what other processes see as the lock's holder
+
+Key = tuple[str, str]
+HISTORY_EVENTS = 200  # events shown in the log at start, for context
+
+
+@dataclass
+class FeedBatch:
+    """What changed since the last drain: newest task per key, events in order, removals."""
+
+    tasks: dict[Key, Task] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    removed: set[Key] = field(default_factory=set)
+    reload: list[Task] | None = None  # a full replacement (viewer resync), applied first
+    downloads: dict[Key, Download] = field(default_factory=dict)  # from `download` events
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.tasks or self.events or self.removed or self.downloads or self.reload is not None
+        )
+
+
+def download_from_event(data: dict[str, object]) -> Download | None:
+    """A `download` event's data as the task's `download` field (None when it is not one)."""
+    try:
+        state = DownloadState(str(data.get("state")))
+    except ValueError:
+        return None
+    size = data.get("bytes")
+    path, error = data.get("path"), data.get("error")
+    return Download(
+        state=state,
+        path=path if isinstance(path, str) else None,
+        bytes=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        error=error if isinstance(error, str) else None,
+    )
+
+
+def open_feed(
+    store: Store, db_path: Path, config: Config, clock: Clock, *, command: str = COMMAND
+) -> LiveFeed | ViewerFeed:
+    """Poll the store from here if nobody else does (take its PollerLock), else view it."""
+    from tui.core.engine import Engine
+    from tui.core.lock import LockHeld, PollerLock
+
+    lock = PollerLock(db_path)
+    try:
+        lock.acquire(command)
+    except LockHeld:
+        return ViewerFeed(store, lock, lock.holder())
+    return LiveFeed(Engine(store, config, clock=clock), store, lock)
+
+
+class _Collector:
+    """The shared buffer: callbacks append, the app drains."""
+
+    def __init__(self) -> None:
+        self._batch = FeedBatch()
+
+    def on_task(self, task: Task) -> None:
+        self._batch.tasks[task.key] = task
+        self._batch.removed.discard(task.key)
+
+    def on_event(self, event: Event) -> None:
+        self._batch.events.append(event)
+        if not (event.provider and event.id):
+            return
+        key = (event.provider, event.id)
+        if event.kind == "removed":
+            self._batch.tasks.pop(key, None)
+            self._batch.removed.add(key)
+        elif event.kind == "download":
+            download = download_from_event(event.data)
+            if download is not None:
+                self._batch.downloads[key] = download
+
+    def drain(self) -> FeedBatch:
+        batch, self._batch = self._batch, FeedBatch()
+        return batch
+
+
+class LiveFeed(_Collector):
+    """This process polls: the engine runs in the app's loop and reports through callbacks.
+
+    The engine's task copies do not own `download` (the downloader writes it straight to the
+    store), so a live batch's tasks keep the download state the dashboard already has; download
+    changes arrive as `download` events (finished, failed, expired) and, for queued and running
+    ones, from the downloader's own progress table.
+    """
+
+    read_only = False
+    owns_downloads = False
+
+    def __init__(self, engine: Engine, store: Store, lock: PollerLock | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.store = store
+        self.lock = lock
+        engine.subscribe(self.on_event)
+        engine.subscribe_tasks(self.on_task)
+
+    def initial(self) -> list[Task]:
+        return self.store.query()
+
+    def recent_events(self) -> list[Event]:
+        last = self.store.last_event_id()
+        return [e for _, e in self.store.events_after(max(0, last - HISTORY_EVENTS))]
+
+    def status(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        try:
+            await self.engine.aclose()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+
+class ViewerFeed(_Collector):
+    """Another process polls; follow its writes to the store, read-only."""
+
+    read_only = True
+    owns_downloads = True  # store rows carry the download state the poller wrote
+
+    def __init__(self, store: Store, lock: PollerLock, holder: LockHolder | None) -> None:
+        super().__init__()
+        self.store = store
+        self.lock = lock
+        self.holder = holder
+        self.holder_gone = False
+        self._seq = 0
+        self._event_id = 0
+        self.stored: int | None = None
+        self.want_reload = False
+
+    def initial(self) -> list[Task]:
+        self._seq, tasks = self.store.changed_since(0)
+        return tasks
+
+    def recent_events(self) -> list[Event]:
+        self._event_id = self.store.last_event_id()
+        start = max(0, self._event_id - HISTORY_EVENTS)
+        return [e for _, e in self.store.events_after(start, limit=HISTORY_EVENTS)]
+
+    def status(self) -> str:
+        holder = self.holder
+        if holder is None:
+            return "nobody polls this store now"
+        if holder.pid == 0:
+            return "another process polls this store"
+        return f"pid {holder.pid} polls this store"
+
+    def poll(self) -> None:
+        """Read what the poller wrote since last time (call once a second)."""
+        if self.want_reload:
+            self.want_reload = False
+            self._seq, everything = self.store.changed_since(0)
+            self._batch.reload = everything
+            self._batch.tasks.clear()
+        else:
+            self._seq, tasks = self.store.changed_since(self._seq)
+            for task in tasks:
+                self.on_task(task)
+        while True:
+            rows = self.store.events_after(self._event_id)
+            for event_id, event in rows:
+                self._event_id = event_id
+                self.on_event(event)
+            if len(rows) < 1000:
+                break
+        self.stored = sum(self.store.counts().values())
+        self.holder = self.lock.holder()
+        self.holder_gone = self.holder is None
+
+    def check(self, shown: int) -> None:
+        """After a poll: the dashboard holding more tasks than the store means some were removed
+        (a removal leaves no changed row to follow), so the next poll reloads everything."""
+        if self.stored is not None and shown > self.stored:
+            self.want_reload = True
+
+    async def close(self) -> None:
+        return None

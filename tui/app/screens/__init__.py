@@ -1,0 +1,1 @@
+"""Modal screens of the dashboard: help, add ids, confirm, export."""

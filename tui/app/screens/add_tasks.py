@@ -1,0 +1,169 @@
+"""`a`: paste many ids (or create-call JSON lines), pick a provider or let the prefix pick.
+
+The rules are `seedance-tui add`'s: `tui.core.ids.parse_id_lines` reads the lines, any bad line
+means nothing is added and every bad line is named with its number, and without a chosen
+provider each id's prefix picks the one configured provider of its kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from tui.core.clean import clean_line
+from tui.core.config import ProviderConfig
+from tui.core.ids import parse_id_lines
+
+AUTO = "__auto__"
+MAX_PROBLEMS = 12  # shown in the dialog; the count says how many more
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """What to add: provider -> ids (in paste order), and the batch label."""
+
+    groups: dict[str, list[str]]
+    batch: str | None
+
+    @property
+    def count(self) -> int:
+        return sum(len(ids) for ids in self.groups.values())
+
+
+def assign_providers(
+    ids: list[str], providers: Mapping[str, ProviderConfig], chosen: str | None
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Each id's provider (the chosen one, else the one of its prefix's kind) and the problems."""
+    from tui.core.dialects import kinds_for_id
+
+    if chosen is not None:
+        if chosen not in providers:
+            return {}, [f"unknown provider {chosen!r}"]
+        return ({chosen: list(ids)} if ids else {}), []
+    by_kind: dict[str, list[str]] = {}
+    for p in providers.values():
+        by_kind.setdefault(p.kind, []).append(p.name)
+    out: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for task_id in ids:
+        kinds = kinds_for_id(task_id)
+        names = [name for kind in kinds for name in by_kind.get(kind, [])]
+        if len(names) == 1:
+            out.setdefault(names[0], []).append(task_id)
+        elif names:
+            problems.append(
+                f"{task_id}: several providers fit ({', '.join(names)}): pick one above"
+            )
+        elif kinds:
+            problems.append(
+                f"{task_id}: a {' or '.join(kinds)} id, but no such provider is configured"
+            )
+        else:
+            problems.append(f"{task_id}: its prefix names no provider kind: pick one above")
+    return out, problems
+
+
+def check_batch(label: str) -> str | None:
+    """The problem with a batch label, or None (same rule as `add --batch`)."""
+    if len(label) > 128 or any(ord(ch) < 32 or ord(ch) == 127 for ch in label):
+        return "batch: use a short label of printable characters, e.g. spring-ads"
+    return None
+
+
+class AddTasksScreen(ModalScreen[AddRequest | None]):
+    DEFAULT_CSS = """
+    AddTasksScreen { align: center middle; }
+    AddTasksScreen > Vertical {
+        width: 90; max-width: 95%; height: auto; max-height: 95%; padding: 0 1;
+        border: thick $primary 60%; background: $surface;
+    }
+    AddTasksScreen TextArea { height: 10; }
+    AddTasksScreen Horizontal { height: auto; }
+    AddTasksScreen #row-options > * { width: 1fr; }
+    AddTasksScreen #problems { color: $error; height: auto; max-height: 12; }
+    AddTasksScreen #buttons { align-horizontal: right; }
+    AddTasksScreen Button { margin-left: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "submit", "Add", id="add_tasks.submit"),
+        Binding("escape", "cancel", "Cancel", id="add_tasks.cancel"),
+    ]
+
+    def __init__(self, providers: Mapping[str, ProviderConfig]) -> None:
+        super().__init__()
+        self.providers = dict(providers)
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Add task ids"
+            yield Label(
+                Content("Paste ids, one a line (or the JSON a create call answered). ctrl+s adds.")
+            )
+            yield TextArea(id="ids", soft_wrap=False, show_line_numbers=True)
+            with Horizontal(id="row-options"):
+                options = [(Content("by id prefix"), AUTO)]
+                options += [
+                    (Content(f"{name} ({p.kind})"), name) for name, p in self.providers.items()
+                ]
+                yield Select(options, value=AUTO, allow_blank=False, id="provider")
+                yield Input(placeholder="batch label (optional)", id="batch")
+            yield Static(id="problems")
+            with Horizontal(id="buttons"):
+                yield Button(Content("Cancel"), id="cancel")
+                yield Button(Content("Add"), id="add", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#problems", Static).display = False
+        self.query_one("#ids", TextArea).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "add":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        request, problems = self.build_request()
+        if problems:
+            self.show_problems(problems)
+            return
+        self.dismiss(request)
+
+    def build_request(self) -> tuple[AddRequest | None, list[str]]:
+        text = self.query_one("#ids", TextArea).text
+        ids, errors = parse_id_lines(text.splitlines())
+        problems = [f"line {number}: {reason}: {line}" for number, line, reason in errors]
+        batch = self.query_one("#batch", Input).value.strip() or None
+        if batch is not None and (why := check_batch(batch)):
+            problems.append(why)
+        if problems:
+            return None, problems
+        if not ids:
+            return None, ["no ids: paste at least one id"]
+        value = self.query_one("#provider", Select).value
+        chosen = None if value == AUTO else str(value)
+        groups, problems = assign_providers(ids, self.providers, chosen)
+        if problems:
+            return None, problems
+        return AddRequest(groups=groups, batch=batch), []
+
+    def show_problems(self, problems: list[str]) -> None:
+        shown = [clean_line(p) or "" for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(f"… and {len(problems) - MAX_PROBLEMS} more")
+        head = f"Nothing added: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        widget = self.query_one("#problems", Static)
+        widget.update(Content("\n").join([Content.styled(head, "bold"), *map(Content, shown)]))
+        widget.display = True

@@ -1,0 +1,395 @@
+"""The detail pane: everything known about the selected task, to understand a failure fast.
+
+Top to bottom: the normalized fields, the failure (code and message, plus a plain-words hint for
+the codes providers commonly send), the state history with times (`store.history`), the
+provider's own block (`upstream (data.data)` for the newapi relay: super_resolution and usage
+tokens at a glance), and the whole upstream body, syntax highlighted with
+`textual.highlight.highlight` (Pygments; TextArea's tree-sitter JSON crashed here).
+
+Safety: every string is cleaned (`clean_text` / `clean_line`) and drawn as `Content` built from
+plain strings, never markup, so `[/]`, `[@click=app.quit]` or an OSC 52 sequence from a provider
+shows as text (or not at all) and never acts. A large body is cut before highlighting, and the
+highlighting runs in a thread worker, so a 10 MB body never freezes the screen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.highlight import highlight
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from tui.app.format import (
+    compact_duration,
+    download_cell,
+    next_poll_cell,
+    resolution_cell,
+    size_cell,
+    state_cell,
+)
+from tui.core.clean import clean_line, clean_text
+from tui.core.model import Event, Failure, State, Task
+from tui.output import event_detail
+
+MAX_BODY_CHARS = 40_000  # highlighted; the rest is cut with a note (press y for all of it)
+MAX_BODY_LINES = 1_200
+MAX_BLOCK_CHARS = 4_000  # the pulled-out data.data block is highlighted on the UI thread
+STATE_STYLE: dict[State, str] = {
+    State.QUEUED: "$text-muted",
+    State.RUNNING: "bold $primary",
+    State.SUCCEEDED: "bold $success",
+    State.FAILED: "bold $error",
+    State.CANCELLED: "$warning",
+    State.EXPIRED: "bold $warning",
+    State.MISSING: "bold $warning",
+    State.UNKNOWN: "$warning",
+}
+_LABEL = "$text-muted"
+_HEADING = "bold $accent"
+
+# Plain words for failure codes providers send often (Ark / ModelArk codes, seen through relays).
+_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "SensitiveContent",
+        "The provider's content check blocked it. The same request fails the "
+        "same way: change the prompt or the media, then create a new task.",
+    ),
+    (
+        "InvalidParameter",
+        "The request itself was wrong (a missing or bad parameter). Retrying "
+        "will not help: fix the request and create a new task.",
+    ),
+    ("MissingParameter", "The request lacked a required field: fix it and create a new task."),
+    ("QuotaExceeded", "The account ran out of quota: top up or wait, then create a new task."),
+    ("RateLimit", "The provider refused for load: create the task again later."),
+    ("ServerOverloaded", "The provider was overloaded: create the task again later."),
+    (
+        "InternalServiceError",
+        "The provider failed on its side: the same request may work if you create it again.",
+    ),
+    ("Timeout", "The provider gave up waiting: the same request may work if created again."),
+)
+
+
+def failure_hint(failure: Failure | None) -> str | None:
+    """A plain-words reading of a well-known failure code, or None."""
+    if failure is None or not failure.code:
+        return None
+    code = failure.code
+    for needle, hint in _HINTS:
+        if needle.lower() in code.lower():
+            if needle == "SensitiveContent":
+                where = (
+                    "input"
+                    if code.startswith("Input")
+                    else "output"
+                    if code.startswith("Output")
+                    else "request"
+                )
+                return f"Content policy ({where}). {hint}"
+            return hint
+    return None
+
+
+def _when(moment: datetime | None, now: float) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    delta = now - moment.timestamp()
+    if abs(delta) < 1:
+        return f"{local} (now)"
+    rel = compact_duration(abs(delta))
+    return f"{local} ({rel} ago)" if delta > 0 else f"{local} (in {rel})"
+
+
+def _row(label: str, value: str, style: str = "") -> Content:
+    return Content.assemble((f"{label:<15}", _LABEL), (value, style))
+
+
+def fields_content(
+    task: Task, now: float, *, next_poll: float | None = None, progress: Any = None
+) -> Content:
+    """The normalized fields, one `label  value` line each, empty values left out."""
+    rows: list[Content] = []
+    add = rows.append
+    state = state_cell(task.state)
+    upstream = clean_line(task.upstream_status)
+    add(
+        _row(
+            "state",
+            state + (f"  (upstream: {upstream})" if upstream else ""),
+            STATE_STYLE.get(task.state, ""),
+        )
+    )
+    add(_row("id", clean_line(task.id) or ""))
+    add(_row("provider", clean_line(task.provider) or ""))
+    pairs: list[tuple[str, str, str]] = [
+        ("batch", clean_line(task.batch) or "", ""),
+        ("model", clean_line(task.model) or "", ""),
+        ("progress", f"{task.progress}%" if task.progress is not None else "", ""),
+        ("created", _when(task.created_at, now), ""),
+        ("started", _when(task.started_at, now), ""),
+        ("finished", _when(task.finished_at, now), ""),
+    ]
+    if task.started_at and task.created_at:
+        waited = (task.started_at - task.created_at).total_seconds()
+        pairs.append(("queued for", compact_duration(waited), ""))
+    if task.started_at and task.finished_at:
+        ran = (task.finished_at - task.started_at).total_seconds()
+        pairs.append(("ran for", compact_duration(ran), ""))
+    pairs += [
+        ("duration", f"{task.duration:g} s" if task.duration is not None else "", ""),
+        (
+            "resolution",
+            resolution_cell(clean_line(task.resolution), clean_line(task.super_resolution)),
+            "",
+        ),
+        ("ratio", clean_line(task.ratio) or "", ""),
+        ("fps", str(task.fps) if task.fps is not None else "", ""),
+        ("seed", str(task.seed) if task.seed is not None else "", ""),
+        (
+            "audio",
+            "" if task.generate_audio is None else "yes" if task.generate_audio else "no",
+            "",
+        ),
+    ]
+    tokens = task.tokens
+    if tokens.total is not None or tokens.super_resolution is not None:
+        text = f"{tokens.total:,}" if tokens.total is not None else "?"
+        if tokens.completion is not None and tokens.completion != tokens.total:
+            text += f" (completion {tokens.completion:,})"
+        if tokens.super_resolution is not None:
+            text += f" · super-resolution {tokens.super_resolution:,} (billed)"
+        pairs.append(("tokens", text, "bold"))
+    pairs.append(("video url", clean_line(task.video_url) or "", ""))
+    if task.url_expires_at is not None:
+        left = task.url_expires_at.timestamp() - now
+        if left <= 0:
+            pairs.append(
+                ("url expires", "EXPIRED " + _when(task.url_expires_at, now), "bold $error")
+            )
+        else:
+            style = "bold $warning" if left < 3600 else ""
+            pairs.append(("url expires", _when(task.url_expires_at, now), style))
+    pairs.append(("polls", str(task.polls), ""))
+    pairs.append(("last polled", _when(task.last_polled_at, now), ""))
+    if next_poll is not None and not task.terminal:
+        pairs.append(("next poll", next_poll_cell(next_poll, now, task.state), ""))
+    download = task.download
+    if str(download.state) != "none":
+        text = download_cell(download, progress)
+        if download.bytes:
+            text += f" · {size_cell(download.bytes)}"
+        style = "bold $error" if str(download.state) in ("failed", "expired") else ""
+        pairs.append(("download", text, style))
+        pairs.append(("saved to", clean_line(download.path) or "", ""))
+        pairs.append(("download error", clean_line(download.error) or "", "$error"))
+    for label, value, style in pairs:
+        if value:
+            add(_row(label, value, style))
+    return Content("\n").join(rows)
+
+
+def failure_content(failure: Failure | None) -> Content | None:
+    """The failure as code + message in plain words, or None when there is none."""
+    if failure is None:
+        return None
+    code = clean_line(failure.code)
+    message = clean_text(failure.message)
+    parts: list[Content] = [_row("code", code or "(none given)", "bold $error")]
+    parts.append(_row("message", message or "(none given)", "$error"))
+    hint = failure_hint(failure)
+    if hint:
+        parts.append(_row("in plain words", hint, "italic"))
+    return Content("\n").join(parts)
+
+
+def history_content(events: Sequence[Event]) -> Content:
+    """The task's own events, oldest first, one line each with its local time."""
+    if not events:
+        return Content.styled("no events recorded yet", "$text-muted")
+    lines: list[Content] = []
+    for event in events:
+        when = event.ts.astimezone().strftime("%m-%d %H:%M:%S")
+        detail = clean_line(event_detail(event)) or ""
+        style = ""
+        if event.kind == "state":
+            target = str(event.data.get("to"))
+            style = STATE_STYLE.get(State(target), "") if target in State._value2member_map_ else ""
+        elif event.kind in ("http_error", "error"):
+            style = "$warning"
+        lines.append(
+            Content.assemble((when, _LABEL), "  ", (f"{event.kind:<10}", _LABEL), (detail, style))
+        )
+    return Content("\n").join(lines)
+
+
+def upstream_block(raw: Any) -> tuple[str, Any] | None:
+    """The provider's own task object inside the body, when the body wraps one.
+
+    The newapi relay wraps the Ark task object in `data.data` (super_resolution, usage tokens
+    and the upstream status live there)."""
+    if isinstance(raw, dict):
+        data = raw.get("data")
+        if isinstance(data, dict) and isinstance(data.get("data"), dict):
+            return "upstream (data.data)", data["data"]
+    return None
+
+
+def body_text(raw: Any) -> str:
+    """The body as people read it: pretty JSON (non-ASCII kept), or the text as received;
+    cleaned of control sequences either way."""
+    if raw is None:
+        return ""
+    if isinstance(raw, str | bytes):
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    else:
+        try:
+            text = json.dumps(raw, indent=2, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(raw)
+    return clean_text(text) or ""
+
+
+def body_content(raw: Any) -> tuple[Content, str | None]:
+    """Highlighted body, cut to MAX_BODY_CHARS / MAX_BODY_LINES; the note says what was cut."""
+    text = body_text(raw)
+    if not text:
+        return Content.styled("(no body stored yet)", "$text-muted"), None
+    total_chars = len(text)
+    lines = text.splitlines()
+    note = None
+    if total_chars > MAX_BODY_CHARS or len(lines) > MAX_BODY_LINES:
+        cut = "\n".join(lines[:MAX_BODY_LINES])[:MAX_BODY_CHARS]
+        shown_lines = cut.count("\n") + 1
+        note = (
+            f"body truncated: showing {shown_lines:,} of {len(lines):,} lines "
+            f"({size_cell(len(cut.encode()))} of {size_cell(len(text.encode()))}). "
+            "Press y to copy the whole body."
+        )
+        text = cut
+    language = "json" if not isinstance(raw, str | bytes) else "text"
+    return highlight(text, language=language), note
+
+
+class DetailPane(VerticalScroll, can_focus=True):
+    """The selected task, in full. `show()` is cheap; the body is highlighted in a thread."""
+
+    DEFAULT_CSS = """
+    DetailPane { padding: 0 1; }
+    DetailPane .heading { color: $accent; text-style: bold; margin-top: 1; }
+    DetailPane #detail-note { color: $warning; text-style: bold; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_key: tuple[str, str] | None = None
+        self._body_token = 0
+        self.body_note: str | None = None
+
+    def compose(self):  # type: ignore[override]
+        yield Static(
+            Content.styled("Select a task (enter) to see it here.", "$text-muted"),
+            id="detail-fields",
+        )
+        yield Static(Content.styled("failure", _HEADING), classes="heading", id="failure-head")
+        yield Static(id="detail-failure")
+        yield Static(Content.styled("history", _HEADING), classes="heading", id="history-head")
+        yield Static(id="detail-history")
+        yield Static(id="upstream-head", classes="heading")
+        yield Static(id="detail-upstream")
+        yield Static(
+            Content.styled("upstream body (raw)", _HEADING), classes="heading", id="body-head"
+        )
+        yield Static(id="detail-note")
+        yield Static(id="detail-body")
+
+    def on_mount(self) -> None:
+        self._set_sections(False, False, False)
+
+    def _set_sections(self, has_task: bool, failure: bool, upstream: bool) -> None:
+        for ident, shown in (
+            ("failure-head", failure),
+            ("detail-failure", failure),
+            ("history-head", has_task),
+            ("detail-history", has_task),
+            ("upstream-head", upstream),
+            ("detail-upstream", upstream),
+            ("body-head", has_task),
+            ("detail-body", has_task),
+            ("detail-note", has_task and self.body_note is not None),
+        ):
+            self.query_one(f"#{ident}").display = shown
+
+    def clear(self) -> None:
+        self.task_key = None
+        self.body_note = None
+        self.query_one("#detail-fields", Static).update(
+            Content.styled("No task selected.", "$text-muted")
+        )
+        self._set_sections(False, False, False)
+
+    def show(
+        self,
+        task: Task,
+        history: Sequence[Event],
+        now: float,
+        *,
+        next_poll: float | None = None,
+        progress: Any = None,
+    ) -> None:
+        """Show `task` (with `raw`) and its history; the body renders in the background."""
+        same_task = self.task_key == task.key
+        self.task_key = task.key
+        self.border_title = Content(clean_line(task.id) or "")  # Content: never markup
+        self.query_one("#detail-fields", Static).update(
+            fields_content(task, now, next_poll=next_poll, progress=progress)
+        )
+        failure = failure_content(task.failure)
+        if failure is not None:
+            self.query_one("#detail-failure", Static).update(failure)
+        self.query_one("#detail-history", Static).update(history_content(history))
+        block = upstream_block(task.raw)
+        if block is not None:
+            title, value = block
+            self.query_one("#upstream-head", Static).update(Content.styled(title, _HEADING))
+            text = body_text(value)
+            if len(text) > MAX_BLOCK_CHARS:
+                text = text[:MAX_BLOCK_CHARS] + "\n… (cut: the whole body is below)"
+            self.query_one("#detail-upstream", Static).update(highlight(text, language="json"))
+        if not same_task:
+            self.body_note = None
+            self.query_one("#detail-body", Static).update(
+                Content.styled("(rendering…)", "$text-muted")
+            )
+            self.scroll_home(animate=False)
+        self._set_sections(True, failure is not None, block is not None)
+        self._body_token += 1
+        self.run_worker(
+            lambda token=self._body_token, raw=task.raw: self._render_body(token, raw),
+            thread=True,
+            exclusive=True,
+            group="detail-body",
+            exit_on_error=False,
+        )
+
+    def _render_body(self, token: int, raw: Any) -> None:
+        content, note = body_content(raw)
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._body_ready, token, content, note)
+
+    def _body_ready(self, token: int, content: Content, note: str | None) -> None:
+        if token != self._body_token:
+            return  # a newer task (or a newer body) is already on its way
+        self.body_note = note
+        note_widget = self.query_one("#detail-note", Static)
+        note_widget.update(Content(note or ""))
+        note_widget.display = note is not None
+        self.query_one("#detail-body", Static).update(content)

@@ -1,0 +1,178 @@
+"""The log panel: what happened, newest at the bottom, bounded, filterable by level.
+
+Every engine event becomes one line (`event_line`, pure, so tests and the headless printer's
+wording can be compared). Lines are kept in a ring of `max_lines`; the panel is a virtual
+`ScrollView` that draws only the rows on screen, so 1,000 lines cost what 10 do. Every upstream
+string is cleaned and drawn as plain `Content` (never markup): a provider's `[/]` or ESC byte
+shows as text or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.cache import LRUCache
+from textual.content import Content
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual
+
+from tui.core.clean import clean_line
+from tui.core.model import Event
+from tui.output import event_line as output_event_line
+
+LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+_LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
+_LEVEL_STYLE = {"debug": "$text-muted", "info": "", "warning": "$warning", "error": "bold $error"}
+_LEVEL_TAG = {"debug": "dbg", "info": "inf", "warning": "WRN", "error": "ERR"}
+_BAD_END = {"failed": "error", "expired": "warning", "cancelled": "warning", "missing": "warning"}
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the log: its level and its text (already safe for a terminal)."""
+
+    level: str
+    text: str
+
+    def content(self) -> Content:
+        style = _LEVEL_STYLE[self.level]
+        time, _, rest = self.text.partition(" ")
+        return Content.assemble(
+            (time, "$text-muted"),
+            " ",
+            (_LEVEL_TAG[self.level], style),
+            " ",
+            (rest, style if self.level != "info" else ""),
+        )
+
+    @property
+    def plain(self) -> str:
+        time, _, rest = self.text.partition(" ")
+        return f"{time} {_LEVEL_TAG[self.level]} {rest}"
+
+
+def event_level(event: Event) -> str:
+    """How loud an event is: failures and dead providers are errors, retries are warnings."""
+    data = event.data or {}
+    kind = event.kind
+    if kind == "state":
+        return _BAD_END.get(str(data.get("to")), "info")
+    if kind == "http_error":
+        return "warning"
+    if kind == "download":
+        state = str(data.get("state"))
+        return "error" if state in ("failed", "expired") else "info" if state == "done" else "debug"
+    if kind == "provider":
+        health = str(data.get("health") or "")
+        if health in ("", "ok"):
+            return "info"
+        return "error" if health in ("auth failed", "down") else "warning"
+    if kind == "error":
+        return "error"
+    if kind == "poll":
+        return "debug"
+    return "info"
+
+
+def event_line(event: Event) -> LogEntry:
+    """One event as the log shows it: the same words `watch` prints, plus a level."""
+    text = output_event_line(event)
+    if event.kind == "http_error" and event.data.get("status") == 429:
+        text = text.replace("HTTP 429", "HTTP 429 rate limited", 1)
+    return LogEntry(level=event_level(event), text=clean_line(text) or "")
+
+
+class LogPanel(ScrollView, can_focus=True):
+    """A bounded, level-filtered log that draws only what is on screen."""
+
+    DEFAULT_CSS = """
+    LogPanel { height: 8; border-top: solid $panel-lighten-2; }
+    """
+
+    level: reactive[str] = reactive("info")
+
+    def __init__(self, *, max_lines: int = 1000, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.max_lines = max_lines
+        self._entries: deque[LogEntry] = deque(maxlen=max_lines)
+        self._shown: deque[LogEntry] = deque(maxlen=max_lines)
+        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        self.add_entries(event_line(event) for event in events)
+
+    def add_entries(self, entries: Iterable[LogEntry]) -> None:
+        rank = _LEVEL_RANK[self.level]
+        added = False
+        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        for entry in entries:
+            self._entries.append(entry)
+            if _LEVEL_RANK[entry.level] >= rank:
+                self._shown.append(entry)
+                added = True
+        if added:
+            self._strips.clear()
+            self.virtual_size = Size(0, len(self._shown))
+            if follow:
+                self.scroll_end(animate=False, x_axis=False)
+            self.refresh()
+        self._update_title()
+
+    def lines(self) -> list[str]:
+        """The shown lines as plain text (what the user reads), oldest first."""
+        return [entry.plain for entry in self._shown]
+
+    def cycle_level(self) -> str:
+        self.level = LEVELS[(_LEVEL_RANK[self.level] + 1) % len(LEVELS)]
+        return self.level
+
+    def watch_level(self) -> None:
+        rank = _LEVEL_RANK[self.level]
+        self._shown = deque(
+            (e for e in self._entries if _LEVEL_RANK[e.level] >= rank), self.max_lines
+        )
+        self._strips.clear()
+        self.virtual_size = Size(0, len(self._shown))
+        self.scroll_end(animate=False, x_axis=False)
+        self._update_title()
+        self.refresh()
+
+    def _update_title(self) -> None:
+        self.border_title = Content(
+            f"log: {self.level} and up · {len(self._shown)} lines · L: level"
+        )
+
+    def on_mount(self) -> None:
+        self._update_title()
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self.virtual_size = Size(0, len(self._shown))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if index >= len(self._shown) or width <= 0:
+            return Strip.blank(width, self.rich_style)
+        key = (index, width)
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached
+        content = self._shown[index].content().truncate(width, ellipsis=True)
+        strips = Visual.to_strips(self, content, width, 1, self.visual_style, pad=True)
+        strip = strips[0] if strips else Strip.blank(width, self.rich_style)
+        self._strips[key] = strip
+        return strip

@@ -1,0 +1,274 @@
+"""The summary bar: how the batch is doing, in four lines a person reads in one glance.
+
+1. progress bar (terminal / total), ETA from observed throughput, requests per second, and the
+   mode: polling, PAUSED, or `viewing: pid 4242 polls this store`;
+2. tasks per state;
+3. tokens used so far (total and super-resolution) and downloads (done / running / speed), with
+   expired downloads and soon-expiring URLs in loud colours;
+4. each provider's health (ok, backing off, auth failed, down) with its reason.
+
+`BatchStats` (pure) keeps the sums incrementally, so a burst of 1,000 changed tasks costs 1,000
+dictionary updates, never a scan of 100,000 tasks. The bar redraws only when its text changed
+(a 1 Hz refresh over SSH costs bytes).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.app.format import compact_duration, count_cell, size_cell
+from tui.core.model import TERMINAL_STATES, DownloadState, State, Task
+
+Key = tuple[str, str]
+EXPIRY_WARNING = 3600.0  # a finished video whose URL dies within this many seconds is flagged
+THROUGHPUT_WINDOW = 600.0  # seconds of history the ETA is computed from
+STATE_STYLE: dict[State, str] = {
+    State.QUEUED: "",
+    State.RUNNING: "bold $primary",
+    State.SUCCEEDED: "bold $success",
+    State.FAILED: "bold $error",
+    State.CANCELLED: "$warning",
+    State.EXPIRED: "$warning",
+    State.MISSING: "$warning",
+    State.UNKNOWN: "$warning",
+}
+HEALTH_STYLE = {
+    "idle": "$text-muted",
+    "ok": "$success",
+    "backing off": "bold $warning",
+    "auth failed": "bold $error",
+    "down": "bold $error",
+}
+
+
+@dataclass
+class BatchStats:
+    """Token and download sums over every task, kept up to date change by change."""
+
+    tokens_total: int = 0
+    tokens_super: int = 0
+    downloads: dict[DownloadState, int] = field(
+        default_factory=lambda: dict.fromkeys(DownloadState, 0)
+    )
+    # key -> (total tokens, super-resolution tokens, download state, url expiry if at risk)
+    _rows: dict[Key, tuple[int, int, DownloadState, float | None]] = field(default_factory=dict)
+    _samples: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def update(self, tasks: Iterable[Task]) -> None:
+        for task in tasks:
+            self._drop(task.key)
+            total = task.tokens.total or 0
+            sup = task.tokens.super_resolution or 0
+            at_risk = None
+            if (
+                task.state is State.SUCCEEDED
+                and task.url_expires_at is not None
+                and task.download.state not in (DownloadState.DONE, DownloadState.EXPIRED)
+            ):
+                at_risk = task.url_expires_at.timestamp()
+            row = (total, sup, task.download.state, at_risk)
+            self._rows[task.key] = row
+            self.tokens_total += total
+            self.tokens_super += sup
+            self.downloads[task.download.state] += 1
+
+    def remove(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._drop(key)
+
+    def load(self, tasks: Iterable[Task]) -> None:
+        self._rows.clear()
+        self.tokens_total = self.tokens_super = 0
+        self.downloads = dict.fromkeys(DownloadState, 0)
+        self.update(tasks)
+
+    def _drop(self, key: Key) -> None:
+        old = self._rows.pop(key, None)
+        if old is not None:
+            self.tokens_total -= old[0]
+            self.tokens_super -= old[1]
+            self.downloads[old[2]] -= 1
+
+    def expiring(self, now: float, within: float = EXPIRY_WARNING) -> tuple[int, int]:
+        """(finished videos whose URL already expired undownloaded, ones expiring within)."""
+        gone = soon = 0
+        for _, _, _, at in self._rows.values():
+            if at is None:
+                continue
+            if at <= now:
+                gone += 1
+            elif at - now <= within:
+                soon += 1
+        return gone, soon
+
+    # -- throughput ---------------------------------------------------------------------------
+
+    def sample(self, now: float, terminal: int) -> None:
+        """Record how many tasks had finished at `now` (clock seconds)."""
+        samples = self._samples
+        if samples and terminal < samples[-1][1]:
+            samples.clear()  # tasks were removed: old samples no longer compare
+        samples.append((now, terminal))
+        while len(samples) > 2 and now - samples[1][0] >= THROUGHPUT_WINDOW:
+            samples.popleft()
+
+    def throughput(self) -> float | None:
+        """Tasks finishing per second over the window, None until there is something to go by."""
+        if len(self._samples) < 2:
+            return None
+        (t0, n0), (t1, n1) = self._samples[0], self._samples[-1]
+        if t1 - t0 < 5 or n1 <= n0:
+            return None
+        return (n1 - n0) / (t1 - t0)
+
+    def eta(self, live: int) -> float | None:
+        """Seconds until every live task is finished at the observed rate."""
+        rate = self.throughput()
+        if live == 0:
+            return 0.0
+        if rate is None or rate <= 0:
+            return None
+        return live / rate
+
+
+@dataclass(frozen=True)
+class SummaryData:
+    """Everything the bar shows, gathered by the app once per refresh."""
+
+    counts: Mapping[State, int]
+    now: float
+    tokens_total: int = 0
+    tokens_super: int = 0
+    eta: float | None = None
+    rps: float | None = None
+    health: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    downloads: Mapping[DownloadState, int] = field(default_factory=dict)
+    download_bytes: int = 0
+    download_speed: float = 0.0
+    expired_urls: int = 0
+    expiring_urls: int = 0
+    mode: str = "live"  # "live" | "paused" | "viewer" | "stopped"
+    mode_note: str | None = None  # viewer: "pid 4242 polls this store"
+
+
+def progress_bar(done: int, total: int, width: int = 24) -> str:
+    """`████████▌░░░░░░░`: eighths of a cell, so small batches still move."""
+    if total <= 0:
+        return "░" * width
+    eighths = round(done / total * width * 8)
+    full, part = divmod(min(eighths, width * 8), 8)
+    partial = " ▏▎▍▌▋▊▉"[part] if part else ""
+    bar = "█" * full + partial
+    return bar + "░" * (width - len(bar))
+
+
+def summary_content(data: SummaryData) -> Content:
+    counts = data.counts
+    total = sum(counts.values())
+    terminal = sum(n for state, n in counts.items() if state in TERMINAL_STATES)
+    live = total - terminal
+    pct = (terminal / total * 100) if total else 0.0
+
+    # line 1: progress, ETA, rate, mode
+    line1: list[Content | tuple[str, str] | str] = [
+        (progress_bar(terminal, total), "$success"),
+        f" {pct:3.0f}% ",
+        (f"{terminal:,}/{total:,}", "bold"),
+        " finished",
+    ]
+    if total and live == 0:
+        line1.append(("  · all done", "bold $success"))
+    elif data.eta is not None:
+        line1 += ["  · ETA ", (compact_duration(data.eta), "bold")]
+    elif live:
+        line1.append(("  · ETA: measuring…", "$text-muted"))
+    if data.rps is not None:
+        line1.append(f"  · {data.rps:.1f} req/s")
+    if data.mode == "paused":
+        line1.append(("  ‖ PAUSED (p resumes) ", "bold reverse $warning"))
+    elif data.mode == "viewer":
+        line1.append((f"  ◉ viewing: {data.mode_note or 'read-only'}", "bold $accent"))
+    elif data.mode == "stopped":
+        line1.append((f"  ✖ polling stopped: {data.mode_note or ''}", "bold $error"))
+
+    # line 2: states
+    line2: list[Content | tuple[str, str] | str] = []
+    for state in State:
+        n = counts.get(state, 0)
+        if n == 0 and state not in (State.QUEUED, State.RUNNING, State.SUCCEEDED, State.FAILED):
+            continue
+        if line2:
+            line2.append("  ")
+        line2.append((f"{state} ", "$text-muted"))
+        line2.append((f"{n:,}", STATE_STYLE[state] if n else "$text-muted"))
+
+    # line 3: tokens and downloads
+    line3: list[Content | tuple[str, str] | str] = [
+        ("tokens ", "$text-muted"),
+        (count_cell(data.tokens_total) or "0", "bold"),
+    ]
+    if data.tokens_super:
+        line3 += [("  super-res ", "$text-muted"), (count_cell(data.tokens_super) or "0", "bold")]
+    dl = data.downloads
+    done = dl.get(DownloadState.DONE, 0)
+    running = dl.get(DownloadState.RUNNING, 0)
+    pending = dl.get(DownloadState.PENDING, 0)
+    wanted = done + running + pending + dl.get(DownloadState.FAILED, 0)
+    wanted += dl.get(DownloadState.EXPIRED, 0)
+    if wanted:
+        line3 += [("  · downloads ", "$text-muted"), (f"{done:,}/{wanted:,}", "bold")]
+        if running or pending:
+            line3.append(f" ({running} running, {pending} waiting")
+            if data.download_speed:
+                line3.append(f", {size_cell(data.download_speed)}/s")
+            line3.append(")")
+        failed = dl.get(DownloadState.FAILED, 0)
+        if failed:
+            line3.append((f"  {failed:,} failed", "bold $error"))
+    expired = dl.get(DownloadState.EXPIRED, 0) + data.expired_urls
+    if expired:
+        line3.append((f"  ⚠ {expired:,} EXPIRED before download ", "bold reverse $error"))
+    if data.expiring_urls:
+        line3.append((f"  ⚠ {data.expiring_urls:,} URLs expire within 1h", "bold $warning"))
+
+    # line 4: providers
+    line4: list[Content | tuple[str, str] | str] = []
+    for name in sorted(data.health):
+        health, reason = data.health[name]
+        if line4:
+            line4.append("  ")
+        line4 += [(name, "bold"), " ", (health, HEALTH_STYLE.get(health, ""))]
+        if reason and health != "ok":
+            line4.append((f" ({reason})", "$text-muted"))
+    if not line4:
+        line4.append(("no provider polled from here", "$text-muted"))
+
+    lines = [Content.assemble(*parts) for parts in (line1, line2, line3, line4)]
+    return Content("\n").join(lines)
+
+
+class SummaryBar(Static):
+    """The top of the dashboard; redraws only when what it says changed."""
+
+    DEFAULT_CSS = """
+    SummaryBar { height: auto; padding: 0 1; background: $boost; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self._last: tuple[str, tuple[object, ...]] | None = None
+
+    def show(self, data: SummaryData) -> bool:
+        """Update from `data`; returns True when the screen had to change."""
+        content = summary_content(data)
+        signature = (content.plain, tuple(content.spans))
+        if signature == self._last:
+            return False
+        self._last = signature
+        self.update(content)
+        return True

@@ -1,0 +1,662 @@
+"""The task table: a truly virtual list of up to 100,000 tasks.
+
+Textual's DataTable builds every row up front (seconds at 50k rows) and parses each cell as
+markup (an upstream `[/]` kills the app). This widget is a `ScrollView` that only ever draws
+the lines on screen: `render_line(y)` looks up the key shown at that line in a `TaskView`
+(tui/app/task_view.py) and returns a `Strip` of plain `Segment`s, cached in an LRU keyed by
+everything the line shows. The header is line 0 and never scrolls; rows start at line 1.
+
+Follow mode (k9s/htop): when rows re-sort or refilter, the cursor stays on the same task and on
+the same screen line. Relative times (age, next poll) are computed from the injected `now()` at
+draw time; `tick()` redraws only the visible rows whose text actually changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.app import format as fmt
+from tui.app.task_view import SORT_COLUMNS, Key, TaskIndex, TaskView, ViewSpec
+from tui.core.clean import clean_line
+from tui.core.model import DownloadState, State, Task
+
+__all__ = ["COLUMNS", "Column", "TaskTable", "layout_columns"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column: `name` is also its sort column in `ViewSpec`."""
+
+    name: str
+    title: str
+    min_width: int
+    max_width: int | None  # None: takes whatever is left
+    align: Literal["left", "right"] = "left"
+    middle_ellipsis: bool = False  # ids differ at both ends: keep the head and the tail
+
+
+# Display order (left to right).
+COLUMNS: tuple[Column, ...] = (
+    Column("state", "state", 11, 11),
+    Column("id", "id", 14, 36, middle_ellipsis=True),
+    Column("provider", "provider", 8, 12),
+    Column("model", "model", 10, 30),
+    Column("progress", "prog", 4, 4, "right"),
+    Column("age", "age", 6, 6, "right"),
+    Column("duration", "dur", 4, 4, "right"),
+    Column("resolution", "res", 9, 10),
+    Column("tokens", "tokens", 6, 6, "right"),
+    Column("next_poll", "next", 8, 8, "right"),
+    Column("download", "download", 12, 13),
+    Column("failure", "failure", 10, None),
+)
+assert tuple(c.name for c in COLUMNS) == SORT_COLUMNS
+_BY_NAME = {column.name: column for column in COLUMNS}
+# Kept at any width (the issue's 80-column list), then added while they fit, in this order.
+_ESSENTIAL = ("state", "id", "model", "progress", "age", "download")
+_OPTIONAL = ("provider", "failure", "next_poll", "tokens", "resolution", "duration")
+_ID_COMFORT = 20  # the id grows to this before optional columns get room
+# Spare width goes to these, up to their max_width, in this order.
+_GROWERS = ("id", "model", "failure")
+
+Layout = tuple[tuple[Column, int, int], ...]
+"""(column, x, width) for every shown column, left to right."""
+
+
+def layout_columns(width: int) -> Layout:
+    """Which columns fit in `width` cells and how wide each is (one space between columns).
+
+    80 cells: state, id, model, progress, age, download (+ provider when it fits);
+    120 cells: every column. Wider terminals give the id, model and failure more room.
+    """
+    widths = {name: _BY_NAME[name].min_width for name in _ESSENTIAL}
+
+    def used() -> int:
+        return sum(widths.values()) + len(widths) - 1
+
+    widths["id"] += max(0, min(_ID_COMFORT - widths["id"], width - used()))
+    for name in _OPTIONAL:
+        if used() + 1 + _BY_NAME[name].min_width > width:
+            break
+        widths[name] = _BY_NAME[name].min_width
+    spare = width - used()
+    for name in _GROWERS:
+        if spare <= 0:
+            break
+        if name not in widths:
+            continue
+        cap = _BY_NAME[name].max_width
+        grow = spare if cap is None else max(0, min(spare, cap - widths[name]))
+        widths[name] += grow
+        spare -= grow
+    layout: list[tuple[Column, int, int]] = []
+    x = 0
+    for column in COLUMNS:
+        if column.name in widths:
+            layout.append((column, x, widths[column.name]))
+            x += widths[column.name] + 1
+    return tuple(layout)
+
+
+def fit(text: str, width: int, align: str = "left", middle: bool = False) -> str:
+    """Exactly `width` cells: padded, or cut with an ellipsis (cell-aware for wide glyphs)."""
+    if width <= 0:
+        return ""
+    length = cell_len(text)
+    if length <= width:
+        pad = " " * (width - length)
+        return pad + text if align == "right" else text + pad
+    if width == 1:
+        return "…"
+    if middle and text.isascii():
+        head = (width - 1) // 2
+        tail = width - 1 - head
+        return text[:head] + "…" + (text[-tail:] if tail else "")
+    return set_cell_size(text, width - 1) + "…"
+
+
+_STATE_CLASS = {state: f"task-table--{state}" for state in State}
+_DOWNLOAD_CLASS = {
+    DownloadState.DONE: "task-table--succeeded",
+    DownloadState.RUNNING: "task-table--running",
+    DownloadState.PENDING: "task-table--dim",
+    DownloadState.FAILED: "task-table--failed",
+    DownloadState.EXPIRED: "task-table--expired",
+}
+_TICK_COLUMNS = ("age", "next_poll", "download")  # the order of `_tick_texts`
+
+
+def _safe(text: str | None) -> str:
+    """Upstream text as one inert line: the core cleaned it already; this is the belt.
+
+    `str.isprintable()` is False for every control character (ESC, BEL, C1, DEL, line breaks),
+    so the common clean case skips the regexes.
+    """
+    if not text:
+        return ""
+    if text.isprintable():
+        return text
+    return clean_line(text) or ""
+
+
+class TaskTable(ScrollView, can_focus=True):
+    """Tasks of a `TaskIndex`, filtered and sorted by a `ViewSpec`, drawn one line at a time."""
+
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "task-table--header",
+        "task-table--sorted",
+        "task-table--cursor",
+        "task-table--dim",
+        "task-table--failure",
+        *_STATE_CLASS.values(),
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="task_table.cursor_up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="task_table.cursor_down"),
+        Binding("pageup,ctrl+b", "cursor_page_up", "Page up", show=False,
+                id="task_table.page_up"),
+        Binding("pagedown,ctrl+f", "cursor_page_down", "Page down", show=False,
+                id="task_table.page_down"),
+        Binding("home,g", "cursor_home", "First", show=False, id="task_table.home"),
+        Binding("end,G", "cursor_end", "Last", show=False, id="task_table.end"),
+        Binding("enter", "select", "Open", show=False, id="task_table.select"),
+        Binding("s", "cycle_sort", "Sort", id="task_table.cycle_sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False, id="task_table.reverse_sort"),
+    ]  # fmt: skip
+
+    follow: reactive[bool] = reactive(True, repaint=False)
+    """Keep the cursor on the same task when rows re-sort or refilter (k9s/htop)."""
+
+    class Highlighted(Message):
+        """The cursor moved to another task (`key` None: the view is empty)."""
+
+        def __init__(self, table: TaskTable, key: Key | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    class Selected(Message):
+        """Enter (or a double click) on a task."""
+
+        def __init__(self, table: TaskTable, key: Key) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    class ViewChanged(Message):
+        """How many tasks the view shows out of how many are known, and the spec now used."""
+
+        def __init__(self, table: TaskTable, shown: int, total: int, spec: ViewSpec) -> None:
+            super().__init__()
+            self.table = table
+            self.shown = shown
+            self.total = total
+            self.spec = spec
+
+        @property
+        def control(self) -> TaskTable:
+            return self.table
+
+    def __init__(
+        self,
+        index: TaskIndex,
+        *,
+        now: Callable[[], float] | None = None,
+        spec: ViewSpec | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.index = index
+        self.now: Callable[[], float] = now or time.time
+        """The app's clock (epoch seconds), for ages and next-poll countdowns."""
+        self.next_poll: Callable[[Key], float | None] | None = None
+        """Epoch seconds of a task's next poll (Engine.next_poll_at); None: Task.next_poll_at."""
+        self.download_progress: Callable[[Key], fmt.ProgressLike | None] | None = None
+        """A running download's bytes/total/speed (Downloader.progress()[key])."""
+        self._view = TaskView(index, spec)
+        self._cursor = 0
+        self._cursor_key: Key | None = None
+        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
+        self._layout: Layout = ()
+        self._layout_width = -1
+        # screen line -> (key, version, selected, tick texts) of what is drawn there now
+        self._drawn: dict[int, tuple[Key, int, bool, tuple[str, ...]]] = {}
+        self._frame_now: float | None = None
+        self._posted_view: tuple[int, int, ViewSpec] | None = None
+
+    # --- public API ----------------------------------------------------------------------------
+
+    @property
+    def view_spec(self) -> ViewSpec:
+        return self._view.spec
+
+    @property
+    def row_count(self) -> int:
+        """Tasks the view shows now."""
+        return len(self._view)
+
+    @property
+    def cursor_key(self) -> Key | None:
+        return self._cursor_key
+
+    @property
+    def cursor_task(self) -> Task | None:
+        return None if self._cursor_key is None else self.index.get(self._cursor_key)
+
+    @property
+    def cursor_row(self) -> int:
+        """The cursor's position in the view (0 = first row)."""
+        return self._cursor
+
+    def visible_keys(self) -> list[Key]:
+        """The whole current view, in display order (for export)."""
+        return self._view.keys()
+
+    def refresh_tasks(self, changed: Iterable[Key]) -> None:
+        """Fold changed keys (upserted or removed in the index) into the view and redraw.
+
+        A few keys move by bisect, not by re-sorting; only visible lines that now show
+        something else are redrawn. After `TaskIndex.load` any call rebuilds.
+        """
+        changed = set(changed)
+        if not changed and not self._view.stale:
+            return
+        self._apply(lambda: self._view.update(changed))
+
+    def reload(self) -> None:
+        """Rebuild the view from the whole index (after `TaskIndex.load`)."""
+        self._apply(self._view.rebuild)
+
+    def set_view(self, **changes: Any) -> None:
+        """Change what is shown: text, state_filter, failure_group, sort_column, sort_reverse."""
+        spec = self._view.spec.replace(**changes)
+        if spec == self._view.spec:
+            return
+        old = self._view.spec
+        self._apply(lambda: self._view.set_spec(spec))
+        if (old.sort_column, old.sort_reverse) != (spec.sort_column, spec.sort_reverse):
+            self._refresh_screen_line(0)
+
+    def sort_by(self, column: str) -> None:
+        """Sort by `column`; sorting by the current column again reverses it."""
+        spec = self._view.spec
+        if column == spec.sort_column:
+            self.set_view(sort_reverse=not spec.sort_reverse)
+        else:
+            self.set_view(sort_column=column, sort_reverse=False)
+
+    def cycle_sort(self) -> None:
+        """Sort by the next shown column (wrapping round), ascending."""
+        shown = [column.name for column, _, _ in self._current_layout()] or list(SORT_COLUMNS)
+        current = self._view.spec.sort_column
+        following = shown[(shown.index(current) + 1) % len(shown)] if current in shown else shown[0]
+        self.set_view(sort_column=following, sort_reverse=False)
+
+    def move_cursor_to(self, key: Key) -> bool:
+        """Put the cursor on `key` if the view shows it."""
+        position = self._view.position(key)
+        if position is None:
+            return False
+        self._move_cursor(position)
+        return True
+
+    def tick(self) -> None:
+        """Redraw visible rows whose relative times or download progress read differently now.
+
+        Meant to be called once a second; costs a few string formats per visible row and
+        repaints nothing when nothing reads differently.
+        """
+        if not self._drawn:
+            return
+        now = self.now()
+        spans = {column.name: (x, width) for column, x, width in self._current_layout()}
+        for y, (key, _version, _selected, ticks) in list(self._drawn.items()):
+            task = self.index.get(key)
+            if task is None:
+                continue
+            fresh = self._tick_texts(key, task, now)
+            if fresh == ticks:
+                continue
+            # Only the cells that read differently go to the terminal (cheap over SSH).
+            for name, old, new in zip(_TICK_COLUMNS, ticks, fresh, strict=True):
+                if old != new and name in spans:
+                    x, width = spans[name]
+                    self.refresh(Region(x, y, width, 1))
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self._move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move_cursor(self._cursor + 1)
+
+    def action_cursor_page_up(self) -> None:
+        page = max(1, self._page_height())
+        self._move_cursor(self._cursor - page, scroll_by=-page)
+
+    def action_cursor_page_down(self) -> None:
+        page = max(1, self._page_height())
+        self._move_cursor(self._cursor + page, scroll_by=page)
+
+    def action_cursor_home(self) -> None:
+        self._move_cursor(0)
+
+    def action_cursor_end(self) -> None:
+        self._move_cursor(len(self._view) - 1)
+
+    def action_select(self) -> None:
+        if self._cursor_key is not None:
+            self.post_message(self.Selected(self, self._cursor_key))
+
+    def action_cycle_sort(self) -> None:
+        self.cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.set_view(sort_reverse=not self._view.spec.sort_reverse)
+
+    # --- events --------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.virtual_size = Size(0, len(self._view) + 1)
+        if len(self._view):
+            self._cursor = 0
+        self._sync_cursor_key()
+        self._post_view_changed()
+
+    def on_resize(self, event: events.Resize) -> None:
+        page = self._page_height()
+        for y in [y for y in self._drawn if y > page]:
+            del self._drawn[y]
+        self.call_after_refresh(self._scroll_cursor_into_view)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            for column, x, width in self._current_layout():
+                if x <= offset.x <= x + width:
+                    event.stop()
+                    self.sort_by(column.name)
+                    return
+            return
+        position = self.scroll_offset.y + offset.y - 1
+        if 0 <= position < len(self._view):
+            event.stop()
+            self._move_cursor(position)
+            if event.chain >= 2 and self._cursor_key is not None:
+                self.post_message(self.Selected(self, self._cursor_key))
+
+    def notify_style_update(self) -> None:
+        # A theme switch changes every colour: cached strips are stale.
+        self._strips.clear()
+        super().notify_style_update()
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_now = self.now()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_now = None
+
+    def render_line(self, y: int) -> Strip:
+        layout = self._current_layout()
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header_strip(layout, width)
+        position = self.scroll_offset.y + y - 1
+        view = self._view
+        if position >= len(view):
+            self._drawn.pop(y, None)
+            return Strip.blank(width, self.rich_style)
+        key = view[position]
+        task = self.index.get(key)
+        if task is None:  # removed from the index, not yet folded into the view
+            self._drawn.pop(y, None)
+            return Strip.blank(width, self.rich_style)
+        now = self._frame_now if self._frame_now is not None else self.now()
+        ticks = self._tick_texts(key, task, now)
+        selected = position == self._cursor
+        version = self.index.version(key)
+        self._drawn[y] = (key, version, selected, ticks)
+        cache_key = (key, version, width, layout, selected, self.has_focus, ticks)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            strip = self._row_strip(task, ticks, layout, width, selected)
+            self._strips[cache_key] = strip
+        return strip
+
+    def _row_strip(
+        self, task: Task, ticks: tuple[str, ...], layout: Layout, width: int, selected: bool
+    ) -> Strip:
+        base = self.rich_style
+        style_of = self.get_component_rich_style
+        cursor = style_of("task-table--cursor") if selected else None
+        segments: list[Segment] = []
+        append = segments.append
+        cells = self._cells(task, ticks)
+        x = 0
+        for column, cx, cwidth in layout:
+            if cx > x:
+                gap_style = base if cursor is None else base + cursor
+                append(Segment(" " * (cx - x), gap_style))
+            text, component = cells[column.name]
+            style = base if component is None else base + style_of(component)
+            if cursor is not None:
+                style += cursor
+            append(Segment(fit(text, cwidth, column.align, column.middle_ellipsis), style))
+            x = cx + cwidth
+        if x < width:
+            append(Segment(" " * (width - x), base if cursor is None else base + cursor))
+        strip = Strip(segments)
+        return strip.crop(0, width) if x > width else strip
+
+    def _header_strip(self, layout: Layout, width: int) -> Strip:
+        header = self.rich_style + self.get_component_rich_style("task-table--header")
+        sorted_style = header + self.get_component_rich_style("task-table--sorted")
+        spec = self._view.spec
+        segments: list[Segment] = []
+        x = 0
+        for column, cx, cwidth in layout:
+            if cx > x:
+                segments.append(Segment(" " * (cx - x), header))
+            if column.name == spec.sort_column:
+                arrow = "▼" if spec.sort_reverse else "▲"
+                segments.append(Segment(_arrow_title(column.title, cwidth, arrow), sorted_style))
+            else:
+                segments.append(Segment(fit(column.title, cwidth), header))
+            x = cx + cwidth
+        if x < width:
+            segments.append(Segment(" " * (width - x), header))
+        strip = Strip(segments)
+        return strip.crop(0, width) if x > width else strip
+
+    def _cells(self, task: Task, ticks: tuple[str, ...]) -> dict[str, tuple[str, str | None]]:
+        age, next_poll, download = ticks
+        failure = _safe(fmt.failure_cell(task.failure))
+        return {
+            "state": (fmt.state_cell(task.state), _STATE_CLASS.get(task.state)),
+            "id": (_safe(task.id), None),
+            "provider": (_safe(task.provider), "task-table--dim"),
+            "model": (_safe(task.model), None),
+            "progress": (fmt.progress_cell(task.progress), None),
+            "age": (age, "task-table--dim"),
+            "duration": (fmt.video_duration_cell(task.duration), "task-table--dim"),
+            "resolution": (
+                _safe(fmt.resolution_cell(task.resolution, task.super_resolution)),
+                "task-table--dim",
+            ),
+            "tokens": (fmt.count_cell(task.tokens.total), "task-table--dim"),
+            "next_poll": (next_poll, "task-table--dim"),
+            "download": (download, _DOWNLOAD_CLASS.get(task.download.state)),
+            "failure": (failure, "task-table--failure" if failure else None),
+        }
+
+    def _tick_texts(self, key: Key, task: Task, now: float) -> tuple[str, str, str]:
+        """The texts of a row that change with time alone (age, next poll, live download)."""
+        shown = self._shown_names()
+        age = ""
+        if "age" in shown:
+            start = task.created_at or task.added_at
+            age = fmt.age_cell(None if start is None else start.timestamp(), now)
+        next_poll = ""
+        if "next_poll" in shown and not task.state.terminal:
+            at = self.next_poll(key) if self.next_poll is not None else None
+            if at is None and task.next_poll_at is not None:
+                at = task.next_poll_at.timestamp()
+            next_poll = fmt.next_poll_cell(at, now, task.state)
+        download = ""
+        if "download" in shown:
+            progress = None
+            if task.download.state is DownloadState.RUNNING and self.download_progress:
+                progress = self.download_progress(key)
+            download = fmt.download_cell(task.download, progress)
+        return (age, next_poll, download)
+
+    # --- layout and cursor internals -------------------------------------------------------------
+
+    def _current_layout(self) -> Layout:
+        width = self.scrollable_content_region.width
+        if width != self._layout_width:
+            self._layout = layout_columns(width)
+            self._layout_width = width
+            self._shown = frozenset(column.name for column, _, _ in self._layout)
+        return self._layout
+
+    def _shown_names(self) -> frozenset[str]:
+        self._current_layout()
+        return self._shown
+
+    def _page_height(self) -> int:
+        """Rows visible under the header."""
+        return max(0, self.scrollable_content_region.height - 1)
+
+    def _refresh_screen_line(self, y: int) -> None:
+        width = max(self.size.width, 1)
+        self.refresh(Region(0, y, width, 1))
+
+    def _refresh_row(self, position: int) -> None:
+        y = position - self.scroll_offset.y + 1
+        if 1 <= y <= self._page_height():
+            self._refresh_screen_line(y)
+
+    def _move_cursor(self, position: int, *, scroll_by: int = 0) -> None:
+        count = len(self._view)
+        if count == 0:
+            return
+        position = max(0, min(count - 1, position))
+        if position != self._cursor:
+            self._refresh_row(self._cursor)
+            self._cursor = position
+            self._refresh_row(position)
+        if scroll_by:
+            self.scroll_to(y=self.scroll_offset.y + scroll_by, animate=False, force=True)
+        self._scroll_cursor_into_view()
+        self._sync_cursor_key()
+
+    def _scroll_cursor_into_view(self) -> None:
+        page = self._page_height()
+        if page <= 0 or not len(self._view):
+            return
+        top = self.scroll_offset.y
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, force=True)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False, force=True)
+
+    def _sync_cursor_key(self) -> None:
+        key = self._view[self._cursor] if 0 <= self._cursor < len(self._view) else None
+        if key != self._cursor_key:
+            self._cursor_key = key
+            self.post_message(self.Highlighted(self, key))
+
+    def _apply(self, change: Callable[[], None]) -> None:
+        """Change the view, then put the cursor, the scroll and the screen right."""
+        view = self._view
+        old_count = len(view)
+        old_key = self._cursor_key
+        old_top = self.scroll_offset.y
+        page = self._page_height()
+        screen_row = self._cursor - old_top
+        change()
+        count = len(view)
+        if count != old_count:
+            self.virtual_size = Size(0, count + 1)
+        top = old_top
+        position = view.position(old_key) if (self.follow and old_key is not None) else None
+        if position is not None:
+            self._cursor = position
+            if 0 <= screen_row < page:
+                top = position - screen_row
+        else:
+            self._cursor = max(0, min(self._cursor, count - 1))
+        top = max(0, min(top, count - page)) if page > 0 else 0
+        if top != old_top:
+            self.scroll_to(y=top, animate=False, force=True)  # repaints the whole table
+        else:
+            self._refresh_changed_lines()
+        self._sync_cursor_key()
+        self._post_view_changed()
+
+    def _refresh_changed_lines(self) -> None:
+        page = self._page_height()
+        top = self.scroll_offset.y
+        keys = self._view.window(top, top + page)
+        version = self.index.version
+        for offset in range(page):
+            y = offset + 1
+            drawn = self._drawn.get(y)
+            if offset >= len(keys):
+                if drawn is not None:
+                    self._refresh_screen_line(y)
+                continue
+            key = keys[offset]
+            now = (key, version(key), top + offset == self._cursor)
+            if drawn is None or drawn[:3] != now:
+                self._refresh_screen_line(y)
+
+    def _post_view_changed(self) -> None:
+        state = (len(self._view), len(self.index), self._view.spec)
+        if state != self._posted_view:
+            self._posted_view = state
+            self.post_message(self.ViewChanged(self, state[0], state[1], state[2]))
+
+
+def _arrow_title(title: str, width: int, arrow: str) -> str:
+    """`model▲` padded to `width`; the arrow always shows, the title gives way."""
+    if width <= 1:
+        return arrow[:width]
+    head = title if cell_len(title) <= width - 1 else set_cell_size(title, width - 1)
+    return fit(head + arrow, width)
