@@ -643,7 +643,7 @@ def _poll_until_done(
 
         engine = Engine(store, config, download=download)
         engine.subscribe(printer)
-        printer.on_close = asyncio.current_task().cancel  # type: ignore[union-attr]
+        reader = asyncio.create_task(printer.watch_reader(asyncio.current_task()))
         try:
             async with asyncio.timeout(timeout) as deadline:
                 await engine.run(flt, until_done=True)
@@ -655,6 +655,7 @@ def _poll_until_done(
             if not printer.closed:
                 raise  # Ctrl-C
         finally:
+            reader.cancel()
             outcome["health"] = engine.health()
             await engine.aclose()
 
@@ -670,13 +671,12 @@ def _poll_until_done(
 
 class _Printer:
     """The engine subscriber that prints each event. When the reader of a pipe goes away
-    (`watch | head`), it stops the run, as SIGPIPE would stop any other Unix tool."""
+    (`watch | head`), the run stops, as SIGPIPE would stop any other Unix tool."""
 
     def __init__(self, *, as_json: bool, verbose: bool) -> None:
         self.as_json = as_json
         self.verbose = verbose  # `poll` events (a poll that changed nothing) only when asked
         self.closed = False
-        self.on_close: Any = None
 
     def __call__(self, event: Event) -> None:
         if self.closed or (event.kind == "poll" and not self.verbose):
@@ -686,8 +686,35 @@ class _Printer:
         except BrokenPipeError:
             self.closed = True
             _silence_stdout()
-            if self.on_close is not None:
-                self.on_close()
+
+    async def watch_reader(self, run: Any) -> None:
+        """Cancel `run` once the reader is gone: seen by a failed write, or by polling the pipe
+        when nothing was printed (`watch | head -n 1` with every line already in the pipe).
+        The cancel comes from here, never from inside an engine callback, so it does not land
+        in the middle of the engine's own bookkeeping."""
+        import asyncio
+
+        while not (self.closed or _stdout_reader_gone()):
+            await asyncio.sleep(0.2)
+        self.closed = True
+        _silence_stdout()
+        run.cancel()
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reading end is closed (poll reports POLLERR)."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(flags & (select.POLLERR | select.POLLHUP) for _, flags in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _finish(args: argparse.Namespace, store: Store, flt: TaskFilter) -> list[Task]:

@@ -508,7 +508,7 @@ _CHILD = textwrap.dedent(
     app.run({run_args})
     feed.lock.release()
     store.close()
-    print("EXIT", app.return_code, file=sys.stderr, flush=True)
+    (tmp / "exited").write_text(str(app.return_code))  # only on the graceful path
     sys.exit(app.return_code or 0)
     """
 )
@@ -557,6 +557,7 @@ def test_sighup_exits_cleanly_and_releases_the_lock(tmp_path: Path) -> None:
         assert PollerLock(tmp_path / "tasks.db").holder() is not None
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=20) == EXIT_HANGUP
+        assert (tmp_path / "exited").read_text() == str(EXIT_HANGUP)
         assert PollerLock(tmp_path / "tasks.db").holder() is None
     finally:
         if proc.poll() is None:
@@ -590,6 +591,8 @@ def test_a_dropped_terminal_ends_the_dashboard(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert status is not None and done, "the dashboard kept running without its terminal"
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_HANGUP
+        # left through app.run() returning, not through the last-resort watchdog
+        assert (tmp_path / "exited").read_text() == str(EXIT_HANGUP)
         assert PollerLock(tmp_path / "tasks.db").holder() is None
     finally:
         if master >= 0:

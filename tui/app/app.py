@@ -161,7 +161,6 @@ class SeedanceApp(App[int]):
         self.handle_signals = handle_signals  # None: only with a real terminal (not in tests)
         self.index = TaskIndex()
         self.stats = BatchStats()
-        self.exit_code = 0
         self.engine_error: str | None = None
         self._engine_worker: Worker[None] | None = None
         self._theme_ready = False
@@ -170,6 +169,7 @@ class SeedanceApp(App[int]):
         self._table_title = ""
         self._viewer_timer: Timer | None = None
         self._previous_handlers: dict[int, Any] = {}
+        self._progress: dict[Key, Any] = {}  # key -> DownloadProgress, see _read_progress
         self.theme_set: ThemeSet = load_themes(theme_dirs)
         for theme in self.theme_set.themes.values():
             self.register_theme(theme)
@@ -201,9 +201,17 @@ class SeedanceApp(App[int]):
         if engine is None:
             return
         table.next_poll = lambda key: engine.next_poll_at(*key)
-        downloads = engine.downloads()
+        if engine.downloads() is not None:
+            table.download_progress = self._progress.get
+
+    def _read_progress(self) -> None:
+        """The downloader's table of queued and running downloads, read once a second (it is
+        rebuilt on each call, so rows, counts and the summary share one copy)."""
+        engine = self.engine
+        downloads = engine.downloads() if engine is not None else None
+        self._progress.clear()
         if downloads is not None:
-            table.download_progress = lambda key: downloads.progress().get(key)
+            self._progress.update(downloads.progress())
 
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen()
@@ -218,9 +226,7 @@ class SeedanceApp(App[int]):
 
     @property
     def dashboard(self) -> DashboardScreen:
-        return self.get_screen_stack_base()
-
-    def get_screen_stack_base(self) -> DashboardScreen:
+        """The main screen (the bottom of the stack, whatever dialog is open on top)."""
         screen = self.screen_stack[0]
         assert isinstance(screen, DashboardScreen)
         return screen
@@ -391,7 +397,6 @@ class SeedanceApp(App[int]):
         if self._shutting_down:
             return
         self._shutting_down = True
-        self.exit_code = code
         if self._engine_worker is not None:
             self._engine_worker.cancel()
             with contextlib.suppress(Exception):
@@ -463,12 +468,8 @@ class SeedanceApp(App[int]):
     def _sync_running_downloads(self) -> None:
         """Queued and running downloads leave no event: read them off the downloader (only the
         few in flight), so rows and counts say `waiting` / `45% 3.1 MB/s` while it happens."""
-        engine = self.engine
-        downloads = engine.downloads() if engine is not None else None
-        if downloads is None:
-            return
         wanted: dict[Key, Download] = {}
-        for key, progress in downloads.progress().items():
+        for key, progress in self._progress.items():
             task = self.index.get(key)
             if task is None or task.download.state is progress.state:
                 continue
@@ -522,6 +523,7 @@ class SeedanceApp(App[int]):
         counts = self.index.counts()
         terminal = sum(n for state, n in counts.items() if state in TERMINAL_STATES)
         self.stats.sample(self.clock.now(), terminal)
+        self._read_progress()
         self._sync_running_downloads()
         self._refresh_summary()
         with contextlib.suppress(Exception):
@@ -545,12 +547,10 @@ class SeedanceApp(App[int]):
                 for name, (h, reason) in engine.health().items()
             )
             rps = engine.requests_per_second()
-            downloads = engine.downloads()
-            if downloads is not None:
-                for progress in downloads.progress().values():
-                    if progress.state is DownloadState.RUNNING:
-                        speed += progress.speed or 0.0
-                        nbytes += progress.bytes or 0
+            for progress in self._progress.values():
+                if progress.state is DownloadState.RUNNING:
+                    speed += progress.speed or 0.0
+                    nbytes += progress.bytes or 0
         if self.read_only:
             mode, note = "viewer", self.feed.status()
         elif self.engine_error:
@@ -598,10 +598,7 @@ class SeedanceApp(App[int]):
         history = self.store.history(*key)
         engine = self.engine
         next_poll = engine.next_poll_at(*key) if engine is not None else None
-        progress = None
-        downloads = engine.downloads() if engine is not None else None
-        if downloads is not None:
-            progress = downloads.progress().get(key)
+        progress = self._progress.get(key)
         self.detail.show(task, history, self.clock.now(), next_poll=next_poll, progress=progress)
 
     def _schedule_detail(self) -> None:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 
 # Events that only exist as events (state changes are stored with their task).
-_PERSISTED_KINDS = frozenset({"http_error", "download", "provider", "notice", "error"})
+_PERSISTED_KINDS = frozenset({"http_error", "download", "provider", "notice", "error", "removed"})
 
 
 class Engine:
@@ -59,6 +59,7 @@ class Engine:
         self._queue = PollQueue(self._priority_of)
         self._clients: dict[str, ProviderClient] = {}
         self._refused: dict[str, str] = {}  # provider -> why it cannot be polled at all
+        self._last_health: dict[str, ProviderHealth] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._unpaused = asyncio.Event()
         self._unpaused.set()
@@ -94,11 +95,11 @@ class Engine:
     def pause(self) -> None:
         """Stop sending polls (requests in flight finish; downloads go on)."""
         self._unpaused.clear()
-        self._publish(Event("notice", data={"message": "polling paused"}))
+        self._publish(self._event("notice", message="polling paused"))
 
     def resume(self) -> None:
         self._unpaused.set()
-        self._publish(Event("notice", data={"message": "polling resumed"}))
+        self._publish(self._event("notice", message="polling resumed"))
 
     def downloads(self) -> Downloader | None:
         return self._downloader
@@ -202,7 +203,7 @@ class Engine:
             key = (provider, task_id)
             self._tasks.pop(key, None)
             self._queue.discard(key)
-            self._publish(Event("removed", provider, task_id))
+            self._publish(self._event("removed", provider, task_id))
         return removed
 
     async def aclose(self) -> None:
@@ -284,8 +285,10 @@ class Engine:
             wait = None if due is None or self.paused else max(0.0, due - now)
             wake.clear()
             timeout = None if wait is None else max(0.001, self.clock.real_seconds(wait))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (bpo-42130)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await wake.wait()
             await self._unpaused.wait()
 
     async def _poll(self, key: Key, client: ProviderClient) -> None:
@@ -301,6 +304,7 @@ class Engine:
             self._apply(task, result, now)
         elif result.error is not None:
             self._failed_poll(task, client, result.error, now)
+        self._note_health(task.provider, client)
 
     def _apply(self, task: Task, result: PollResult, now: float) -> None:
         config = self._provider_config(task.provider)
@@ -321,18 +325,16 @@ class Engine:
     def _failed_poll(
         self, task: Task, client: ProviderClient, error: PollError, now: float
     ) -> None:
-        data = {"status": error.status, "retry_after": error.retry_after, "message": error.message}
-        self._publish(Event("http_error", task.provider, task.id, data, ts=utc(now)))
+        if error.sent:
+            data = {
+                "status": error.status,
+                "retry_after": error.retry_after,
+                "message": error.message,
+            }
+            self._publish(Event("http_error", task.provider, task.id, data, ts=utc(now)))
         if error.kind == "auth":
             if client.health is ProviderHealth.AUTH_FAILED and task.provider not in self._refused:
                 self._refused[task.provider] = error.message
-                self._publish(
-                    Event(
-                        "provider",
-                        task.provider,
-                        data={"health": "auth failed", "message": error.message},
-                    )
-                )
             return  # that provider is stopped: nothing more is scheduled for it
         config = self._provider_config(task.provider)
         assert config is not None
@@ -340,6 +342,15 @@ class Engine:
         if error.retry_after:
             delay = max(delay, error.retry_after)
         self._schedule(task, now + min(delay, config.max_interval * 4))
+
+    def _note_health(self, provider: str, client: ProviderClient) -> None:
+        """One `provider` event each time a provider's health changes (not one per task)."""
+        health = client.health
+        if self._last_health.get(provider, ProviderHealth.OK) is not health:
+            self._last_health[provider] = health
+            self._publish(
+                self._event("provider", provider, health=str(health), message=client.health_reason)
+            )
 
     async def _refresh_url(self, task: Task) -> Task | None:
         """The video host refused an expired URL: ask the provider once for a fresh one."""
@@ -409,7 +420,7 @@ class Engine:
             )
             return self._clients[name]
         self._refused[name] = why
-        self._publish(Event("provider", name, data={"health": "auth failed", "message": why}))
+        self._publish(self._event("provider", name, health="auth failed", message=why))
         return None
 
     async def _wait_until_done(self, lanes: dict[str, asyncio.Task[None]]) -> None:
@@ -425,6 +436,12 @@ class Engine:
             task.state in LIVE_STATES and task.provider not in self._refused
             for task in self._tasks.values()
         )
+
+    def _event(
+        self, kind: str, provider: str | None = None, task_id: str | None = None, **data: object
+    ) -> Event:
+        """An event stamped with the engine's clock (a frozen or fast clock stays consistent)."""
+        return Event(kind, provider, task_id, dict(data), ts=utc(self.clock.now()))
 
     def _publish(self, event: Event) -> None:
         if event.kind in _PERSISTED_KINDS:

@@ -63,12 +63,14 @@ class ProviderHealth(enum.StrEnum):
 class PollError:
     """Why a poll produced no snapshot. `kind`: http, timeout, network, bad_response, auth,
     rate_limited. `message` is short and clean, for people. `retry_after`: what the provider
-    asked for (seconds), or when a DOWN provider takes its next probe."""
+    asked for (seconds), or when a DOWN provider takes its next probe. `sent` is False when no
+    request left this machine (a DOWN provider, an invalid id): nothing for the HTTP log."""
 
     kind: str
     message: str
     status: int | None = None
     retry_after: float | None = None
+    sent: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,7 @@ class ProviderClient:
         network trouble: the outcome is a snapshot or a PollError."""
         if not is_valid_id(task_id) or ".." in task_id:
             shown = excerpt(str(task_id), 40)
-            return _error("bad_response", f"invalid task id {shown!r}: not sent")
+            return _error("bad_response", f"invalid task id {shown!r}: not sent", sent=False)
         if self._auth_error is not None:
             return PollResult(error=self._auth_error)
         if self._breaker.blocked:  # DOWN: answer at once, send nothing
@@ -296,7 +298,9 @@ class ProviderClient:
         return PollResult(error=error)
 
     def _down(self) -> PollResult:
-        return _error("network", self._down_message(), retry_after=self._breaker.retry_in())
+        return _error(
+            "network", self._down_message(), retry_after=self._breaker.retry_in(), sent=False
+        )
 
     def _down_message(self) -> str:
         wait = self._breaker.retry_in()
@@ -375,5 +379,7 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _error(kind: str, message: str, *, retry_after: float | None = None) -> PollResult:
-    return PollResult(error=PollError(kind, message, retry_after=retry_after))
+def _error(
+    kind: str, message: str, *, retry_after: float | None = None, sent: bool = True
+) -> PollResult:
+    return PollResult(error=PollError(kind, message, retry_after=retry_after, sent=sent))

@@ -1,7 +1,8 @@
 """The log panel: what happened, newest at the bottom, bounded, filterable by level.
 
-Every engine event becomes one line (`event_line`, pure, so tests and the headless printer's
-wording can be compared). Lines are kept in a ring of `max_lines`; the panel is a virtual
+Every engine event becomes one line in the very words `watch` prints (`tui.output.event_line`)
+plus a level (`event_level`: failures and dead providers are errors, retries warnings). Lines
+are kept in a ring of `max_lines`; the panel is a virtual
 `ScrollView` that draws only the rows on screen, so 1,000 lines cost what 10 do. Every upstream
 string is cleaned and drawn as plain `Content` (never markup): a provider's `[/]` or ESC byte
 shows as text or not at all.
