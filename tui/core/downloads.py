@@ -29,8 +29,9 @@ import os
 import random
 import re
 import time
+import typing
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -360,6 +361,7 @@ class Downloader:
         # No auth, no key-bearing default headers, and redirects followed: the video host
         # (and whatever it redirects to) is never given anything but the signed URL itself.
         if self._client is None:
+            _read_in_large_chunks()
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 follow_redirects=True,
@@ -596,11 +598,12 @@ class Downloader:
             raise _Disk(_disk_message(exc, part)) from None
         received = start
         first = True
+        flusher = _BackgroundFlush(handle)
         try:
             if start:
                 handle.seek(start)
             handle.truncate()
-            async for chunk in response.aiter_bytes():
+            async for chunk in _body_chunks(response):
                 if first:
                     first = False
                     if "content-type" not in response.headers and chunk.lstrip()[:1] == b"<":
@@ -611,11 +614,15 @@ class Downloader:
                 handle.write(chunk)  # into the file's own FLUSH_BYTES buffer
                 received += len(chunk)
                 live.moved(received)
+                flusher.wrote(received)
             handle.flush()
+            await flusher.finish()
             await asyncio.to_thread(os.fsync, handle.fileno())
         except OSError as exc:
             raise _Disk(_disk_message(exc, part)) from None
         finally:
+            with contextlib.suppress(OSError):
+                await flusher.finish()  # never close the file under a running flush
             with contextlib.suppress(OSError):
                 handle.close()
         return received
@@ -810,3 +817,50 @@ def _disk_message(exc: OSError, path: Path, *, making_dir: bool = False) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"cannot write {path}: {exc.strerror}; make it writable or change [download] dir"
     return f"cannot write {path}: {exc.strerror or exc}; check [download] dir"
+
+
+# Socket reads of 1 MiB instead of httpcore's 64 KiB: on loopback the small reads cost about
+# 45 % of the throughput (bench_download: 0.53x of `curl -o` with 64 KiB, 0.98x with 1 MiB).
+# httpcore offers this only as a class attribute, so it also applies to the API client, where
+# it changes nothing: status bodies are a few KiB.
+LARGE_READ_BYTES = 1 << 20
+
+
+def _read_in_large_chunks() -> None:
+    from httpcore._async.http11 import AsyncHTTP11Connection
+
+    if getattr(AsyncHTTP11Connection, "READ_NUM_BYTES", 0) < LARGE_READ_BYTES:
+        AsyncHTTP11Connection.READ_NUM_BYTES = LARGE_READ_BYTES
+
+
+def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives; the decoder layer only when the host encoded it (gzip)."""
+    return response.aiter_bytes() if _encoded(response) else response.aiter_raw()
+
+
+class _BackgroundFlush:
+    """Flush written data to disk in a thread while the transfer goes on, every FLUSH_EVERY
+    bytes, so the final fsync (the one that makes `done` true) only has the tail left. Measured:
+    a 200 MB fsync at the end costs ~0.075 s here, a quarter of the whole loopback transfer."""
+
+    FLUSH_EVERY = 32 << 20
+
+    def __init__(self, handle: typing.BinaryIO) -> None:
+        self._handle = handle
+        self._flushed_at = 0
+        self._pending: asyncio.Future[None] | None = None
+
+    def wrote(self, received: int) -> None:
+        if received - self._flushed_at < self.FLUSH_EVERY:
+            return
+        if self._pending is not None and not self._pending.done():
+            return
+        self._handle.flush()
+        self._flushed_at = received
+        self._pending = asyncio.ensure_future(
+            asyncio.to_thread(os.fdatasync, self._handle.fileno())
+        )
+
+    async def finish(self) -> None:
+        if self._pending is not None:
+            await self._pending
