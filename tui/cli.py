@@ -472,43 +472,33 @@ def _assign_providers(ids: list[str], provider: str | None, config: Config) -> d
                 f"({kind}), e.g. {odd[0]}"
             )
         return {provider: ids}
-    by_kind: dict[str, list[str]] = {}
-    for p in providers.values():
-        by_kind.setdefault(p.kind, []).append(p.name)
-    out: dict[str, list[str]] = {}
-    problems: list[str] = []
-    unplaced = 0
-    for task_id in ids:
-        kinds = kinds_for_id(task_id)
-        names = [name for kind in kinds for name in by_kind.get(kind, [])]
-        if len(names) == 1:
-            out.setdefault(names[0], []).append(task_id)
-            continue
-        unplaced += 1
-        if len(problems) >= 20:
-            continue
-        if names:
-            problems.append(
-                f"{task_id}: several providers could track it ({', '.join(names)}): "
-                f"add --provider {names[0]} (or another of them)"
-            )
-        elif kinds:
-            problems.append(
-                f"{task_id}: has the id prefix of the {' or '.join(kinds)} dialect but no provider "
-                f"of that kind is configured (configured: {_describe(config)}): add one, or use "
-                "--provider"
-            )
-        else:
-            problems.append(
-                f"{task_id}: its prefix names no dialect: add --provider NAME "
-                f"(configured: {_describe(config)})"
-            )
+    from tui.core.routing import route_ids
+
+    routing = route_ids(ids, providers)
+    problems = [
+        f"{task_id}: several providers could track it ({', '.join(names)}): "
+        f"add --provider {names[0]} (or another of them)"
+        for task_id, names in routing.ambiguous
+    ]
+    problems += [
+        f"{task_id}: has the id prefix of the {' or '.join(kinds)} dialect but no provider "
+        f"of that kind is configured (configured: {_describe(config)}): add one, or use "
+        "--provider"
+        for task_id, kinds in routing.unconfigured
+    ]
+    problems += [
+        f"{task_id}: its prefix names no dialect: add --provider NAME "
+        f"(configured: {_describe(config)})"
+        for task_id in routing.unknown_prefix
+    ]
+    unplaced = routing.unplaced
+    problems = problems[:20]
     if problems:
         for line in problems:
             print(f"{PROG}: {line}", file=sys.stderr)
         more = f" ({unplaced - len(problems)} more like these)" if unplaced > len(problems) else ""
         _fail(f"nothing added: say which provider tracks these ids with --provider NAME{more}")
-    return out
+    return routing.assigned
 
 
 def _describe(config: Config) -> str:

@@ -228,8 +228,15 @@ async def test_sort_keys_cycle_and_reverse(clock: FrozenClock) -> None:
         assert ids_on_screen(table) == sorted(t.id for t in tasks)[:39]
         await pilot.press("S")
         assert "id▼" in screen(table)[0].split()
-        # follow mode: the cursor stayed on task_000, now the last row, so the view is at the end
-        assert ids_on_screen(table)[-1] == "task_000" and table.cursor_key[1] == "task_000"
+        # nobody picked a task yet (follow is off): the view shows the top of the new order
+        assert ids_on_screen(table) == sorted((t.id for t in tasks), reverse=True)[:39]
+        await pilot.press("down", "up")  # now the user has picked one: follow is on
+        assert table.follow
+        await pilot.press("S")
+        # follow mode: the cursor stayed on its task, now the last row, so the view is at the end
+        first = sorted((t.id for t in tasks), reverse=True)[0]
+        assert ids_on_screen(table)[-1] == first and table.cursor_key[1] == first
+        await pilot.press("S")
         await pilot.press("home")
         assert ids_on_screen(table) == sorted((t.id for t in tasks), reverse=True)[:39]
         # `s` walks every shown column and comes back to state

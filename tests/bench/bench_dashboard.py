@@ -58,6 +58,7 @@ CHILD = HERE / "_pty_app.py"
 COLS, LINES = 120, 40
 KIB = 1024.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+TRUECOLOR = os.environ.get("BENCH_TRUECOLOR") == "1"  # a local terminal that says COLORTERM
 
 # Targets (the issue's), printed beside the figures.
 TARGET_BYTES = 4 * KIB  # terminal output while polling, per second
@@ -171,14 +172,16 @@ def pty_child(args: list[str], folder: Path) -> Iterator[PtyChild]:
     """Start `_pty_app.py args` on a fresh 120x40 pty; always stopped on the way out."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLS, 0, 0))
+    # What an SSH session passes on: TERM, not COLORTERM (so 256 colours, as Rich detects them).
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TEXTUAL", "PYTEST", "COLUMNS", "LINES"))
+        if not key.startswith(("TEXTUAL", "PYTEST", "COLUMNS", "LINES", "COLORTERM", "NO_COLOR"))
     }
+    if TRUECOLOR:
+        env["COLORTERM"] = "truecolor"
     env.update(
         TERM="xterm-256color",
-        COLORTERM="truecolor",
         COLUMNS=str(COLS),
         LINES=str(LINES),
         TMPDIR=str(folder),  # the demo's temp store lands here, removed with `folder`

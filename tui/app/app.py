@@ -415,6 +415,8 @@ class SeedanceApp(App[int]):
     # -- applying changes -----------------------------------------------------------------------
 
     def _apply_pending(self) -> None:
+        if self._closing or not self.screen_stack:  # the screens are going away: nothing to draw
+            return
         batch = self.feed.drain()
         if batch:
             self.apply_batch(batch)

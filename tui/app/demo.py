@@ -29,7 +29,7 @@ from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
 DEMO_KINDS: tuple[str, ...] = ("newapi", "kyy", "ark")
 PROVIDER_NAMES = {"newapi": "anyfast-sim", "kyy": "kyy-sim", "ark": "ark-sim"}
 DEFAULT_TASKS = 300
-DEFAULT_SPEED = 20.0
+DEFAULT_SPEED = 5.0  # a 3-minute generation takes 36 s: fast enough to watch, slow enough to read
 DEFAULT_SEED = 7
 
 

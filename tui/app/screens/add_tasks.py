@@ -42,33 +42,26 @@ def assign_providers(
     ids: list[str], providers: Mapping[str, ProviderConfig], chosen: str | None
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Each id's provider (the chosen one, else the one of its prefix's kind) and the problems."""
-    from tui.core.dialects import kinds_for_id
-
     if chosen is not None:
         if chosen not in providers:
             return {}, [f"unknown provider {chosen!r}"]
         return ({chosen: list(ids)} if ids else {}), []
-    by_kind: dict[str, list[str]] = {}
-    for p in providers.values():
-        by_kind.setdefault(p.kind, []).append(p.name)
-    out: dict[str, list[str]] = {}
-    problems: list[str] = []
-    for task_id in ids:
-        kinds = kinds_for_id(task_id)
-        names = [name for kind in kinds for name in by_kind.get(kind, [])]
-        if len(names) == 1:
-            out.setdefault(names[0], []).append(task_id)
-        elif names:
-            problems.append(
-                f"{task_id}: several providers fit ({', '.join(names)}): pick one above"
-            )
-        elif kinds:
-            problems.append(
-                f"{task_id}: a {' or '.join(kinds)} id, but no such provider is configured"
-            )
-        else:
-            problems.append(f"{task_id}: its prefix names no provider kind: pick one above")
-    return out, problems
+    from tui.core.routing import route_ids
+
+    routing = route_ids(ids, providers)
+    problems = [
+        f"{task_id}: several providers fit ({', '.join(names)}): pick one above"
+        for task_id, names in routing.ambiguous
+    ]
+    problems += [
+        f"{task_id}: a {' or '.join(kinds)} id, but no such provider is configured"
+        for task_id, kinds in routing.unconfigured
+    ]
+    problems += [
+        f"{task_id}: its prefix names no provider kind: pick one above"
+        for task_id in routing.unknown_prefix
+    ]
+    return routing.assigned, problems
 
 
 def check_batch(label: str) -> str | None:

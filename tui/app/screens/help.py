@@ -41,6 +41,13 @@ def key_display(keys: list[str]) -> str:
     return ", ".join(shown)
 
 
+def _table_bindings() -> list[Binding]:
+    """The task table's own keys (cursor, sort, follow), read from the widget itself."""
+    from tui.app.widgets.task_table import TaskTable
+
+    return [b for b in TaskTable.BINDINGS if isinstance(b, Binding) and b.id]
+
+
 def help_content(
     keymap: Mapping[str, str], *, themes_hint: str = "", config_hint: str = ""
 ) -> Content:
@@ -54,12 +61,23 @@ def help_content(
             keys = key_display(effective_keys(spec, keymap))
             lines.append(
                 Content.assemble(
-                    (f"  {keys:<12}", "bold $primary"),
+                    (f"  {keys:<14}", "bold $primary"),
                     (f"{spec.description:<24}", ""),
                     (f"id: {spec.id}", "$text-muted"),
                 )
             )
         lines.append(Content(""))
+    lines.append(Content.styled("Table", heading))
+    for binding in _table_bindings():
+        keys = key_display(keymap.get(binding.id, binding.key).split(","))
+        lines.append(
+            Content.assemble(
+                (f"  {keys:<14}", "bold $primary"),
+                (f"{binding.description:<24}", ""),
+                (f"id: {binding.id}", "$text-muted"),
+            )
+        )
+    lines.append(Content(""))
     lines.append(Content.styled("States", heading))
     for state, words in _STATE_WORDS.items():
         lines.append(Content.assemble((f"  {STATE_GLYPHS[state]} {state:<11}", "bold"), words))

@@ -180,10 +180,15 @@ class TaskTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Open", show=False, id="task_table.select"),
         Binding("s", "cycle_sort", "Sort", id="task_table.cycle_sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="task_table.reverse_sort"),
+        Binding("F", "toggle_follow", "Follow", show=False, id="task_table.toggle_follow"),
     ]  # fmt: skip
 
-    follow: reactive[bool] = reactive(True, repaint=False)
-    """Keep the cursor on the same task when rows re-sort or refilter (k9s/htop)."""
+    follow: reactive[bool] = reactive(False, repaint=False)
+    """Keep the cursor on the same task when rows re-sort or refilter (k9s/htop).
+
+    Off until the user picks a task (any cursor move turns it on; `F` toggles it): a fresh
+    dashboard keeps showing the top of the table instead of chasing whatever task happened to be
+    in the first row when the batch started moving."""
 
     class Highlighted(Message):
         """The cursor moved to another task (`key` None: the view is empty)."""
@@ -320,6 +325,15 @@ class TaskTable(ScrollView, can_focus=True):
         current = self._view.spec.sort_column
         following = shown[(shown.index(current) + 1) % len(shown)] if current in shown else shown[0]
         self.set_view(sort_column=following, sort_reverse=False)
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        self.notify(
+            "follow on: the cursor stays on its task when rows move"
+            if self.follow
+            else "follow off: the cursor stays on its row",
+            timeout=3,
+        )
 
     def move_cursor_to(self, key: Key) -> bool:
         """Put the cursor on `key` if the view shows it."""
@@ -576,6 +590,7 @@ class TaskTable(ScrollView, can_focus=True):
         count = len(self._view)
         if count == 0:
             return
+        self.follow = True  # the user picked a task: keep it under the cursor from now on
         position = max(0, min(count - 1, position))
         if position != self._cursor:
             self._refresh_row(self._cursor)
