@@ -191,6 +191,7 @@ def test_add_watch_status_against_the_simulator(world):
             "generate_audio", "tokens", "failure", "polls", "last_polled_at", "download", "raw",
         ]  # fmt: skip
 
+    assert not any(key in watched.stdout + watched.stderr for key in KEYS.values())
     _assert_etiquette(sim, terminal_ids=set(tasks))
     _assert_key_stays_home(sim, host, env, tmp_path)
 
@@ -228,6 +229,9 @@ def test_a_second_watch_on_the_same_store_is_refused(world):
             if sim.requests_for(kind="kyy"):
                 break
             time.sleep(0.1)
+        # the key reached the poller through its environment variable, never its arguments
+        argv = Path(f"/proc/{first.pid}/cmdline").read_bytes()
+        assert b"watch" in argv and not any(key.encode() in argv for key in KEYS.values())
         second = cli("watch", env=env, timeout=30)
         assert second.returncode == 2
         assert str(first.pid) in second.stderr

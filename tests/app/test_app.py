@@ -661,3 +661,50 @@ async def test_demo_with_a_frozen_clock_draws_the_same_screen_twice() -> None:
             assert len(app.index) == 30
     assert screens[0] == screens[1]
     assert "30 of 30 tasks" in screens[0]
+
+
+async def log_as_read(pilot, app: SeedanceApp) -> list[str]:
+    """Every line of the log panel as the screen shows it, scrolled through from the top."""
+    panel = app.log_panel
+    region = panel.scrollable_content_region
+    seen: dict[int, str] = {}
+    top = 0
+    while True:
+        panel.scroll_to(y=top, animate=False)
+        await pilot.pause()
+        rows = screen_text(app).splitlines()[region.y : region.bottom]
+        offset = round(panel.scroll_y)
+        for i, row in enumerate(rows):
+            seen[offset + i] = row[region.x : region.right].rstrip()
+        if offset >= panel.max_scroll_y:
+            break
+        top = offset + region.height
+    return [seen[i] for i in sorted(seen) if seen[i]]
+
+
+async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
+    """The still demo (screenshots) polls one provider after another: its log reads in the same
+    order on every run, each provider's first answers together (never interleaved)."""
+    from tui.app.demo import DemoSession
+    from tui.core.clock import FrozenClock
+
+    logs = []
+    for _ in range(2):
+        with DemoSession(
+            tasks=60,
+            seed=11,
+            clock=FrozenClock(1_777_288_500.0),
+            prefill=True,
+            app_options={"watch_terminal": False},
+        ) as session:
+            app = session.build()
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(0.3)
+                logs.append(await log_as_read(pilot, app))
+    log = logs[0]
+    assert len(log) > 40 and log[-1].endswith("polling paused")
+    providers = [line.split()[3] for line in log if line.split()[2] in ("state", "notice")]
+    providers = [name for name in providers if name.endswith("-sim")]
+    runs = [name for i, name in enumerate(providers) if i == 0 or providers[i - 1] != name]
+    assert runs == ["anyfast-sim", "ark-sim", "kyy-sim"]
+    assert logs[0] == logs[1]

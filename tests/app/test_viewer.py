@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Dash, at, notifications, screen_text
+from conftest import Dash, at, notifications, sample_tasks, screen_text
 
 from tui.app.feeds import LiveFeed, ViewerFeed
 from tui.core.lock import PollerLock
@@ -154,3 +154,21 @@ async def test_viewer_takes_over_when_the_poller_stops(make_dash, holder) -> Non
         await pilot.pause(0.1)
         assert not any("up to that process" in n for n in notifications(app))
         assert app.engine.paused
+
+
+async def test_viewer_over_a_finished_batch_sees_the_whole_summary_at_once(
+    make_dash, holder
+) -> None:
+    """Nothing changes in a finished batch, so nothing redraws later: the very first frame
+    must already give the summary its four rows (it used to draw one and keep it)."""
+    dash: Dash = make_dash([t for t in sample_tasks() if t.state.terminal], viewer=True)
+    async with dash.app.run_test(size=SIZE):
+        lines = screen_text(dash.app).splitlines()
+        assert "100% 7/7 finished" in lines[0] and "viewing: pid" in lines[0]
+        assert (
+            lines[1].split()
+            == "queued 0 running 0 succeeded 1 failed 4 cancelled 1 missing 1".split()
+        )
+        assert lines[2].split() == ["tokens", "50.6k", "super-res", "114k"]
+        assert lines[3].strip() == "no provider polled from here"
+        assert lines[4].startswith("─")  # then the table's border: nothing cut off

@@ -142,7 +142,7 @@ def prefill(db_path: Path, config: Config, clock: Clock) -> None:
     """Poll every task once, in a thread with its own loop and its own store connection, so it
     works inside a running event loop (tests) as well as before one (the CLI)."""
     from tui.core.engine import Engine
-    from tui.core.store import Store
+    from tui.core.store import Store, TaskFilter
 
     # Its own frozen clock: pacing sleeps advance a FrozenClock, and the simulator must keep
     # answering at the same instant (whatever order the answers come back in).
@@ -156,7 +156,11 @@ def prefill(db_path: Path, config: Config, clock: Clock) -> None:
         store = Store.open(db_path)
         engine = Engine(store, quick, clock=own_clock, rng=random.Random(0))
         try:
-            await engine.poll_once()
+            # One provider after another (all at once, their answers and so their state events,
+            # reach the store and the log in a different order on every run), and one request
+            # in flight each: the same order every time.
+            for name in sorted(quick.providers):
+                await engine.poll_once(TaskFilter(provider=name))
         finally:
             await engine.aclose()
             store.close()

@@ -28,11 +28,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.app.demo import DemoSession, prefill
+from tui.app.demo import DemoSession
 from tui.app.themes import DEFAULT_THEME, bundled_theme_dirs
 from tui.app.widgets.summary import SummaryBar
 from tui.core.clock import FrozenClock
@@ -145,37 +145,17 @@ SHOTS: tuple[Shot, ...] = (
 
 
 def demo_session(theme: str = DEFAULT_THEME) -> DemoSession:
-    """A demo that draws the same screen on every run; `build_app()` makes its app.
-
-    What `DemoSession(prefill=True)` sets up (paused, downloads off, every task polled once),
-    with the prefill done by `build_app`, one provider at a time.
-    """
-    session = DemoSession(
+    """A demo that draws the same screen on every run: every task polled once before the app
+    opens (one provider after another), paused, downloads off."""
+    return DemoSession(
         tasks=TASKS,
         seed=SEED,
         clock=FrozenClock(T0),
-        paused=True,
+        prefill=True,
         ui=UIConfig(theme=theme),
         # the bundled themes only: a user's own `seedance-light.toml` must not restyle these
         app_options={"watch_terminal": False, "theme_dirs": bundled_theme_dirs()},
     )
-    config = session.config
-    session.config = replace(config, download=replace(config.download, enabled=False))
-    return session
-
-
-def build_app(session: DemoSession) -> SeedanceApp:
-    """Fill the store, poll every task once, return the (not yet running) app.
-
-    `tui.app.demo.prefill` polls the three providers at once, so their state events reach the
-    store (and the log panel) in whatever order the answers come back; one provider at a time,
-    one request in flight, gives the same order on every run.
-    """
-    app = session.build()
-    for name in sorted(session.config.providers):
-        one = {name: session.config.providers[name]}
-        prefill(session.db_path, replace(session.config, providers=one), session.clock)
-    return app
 
 
 @contextmanager
@@ -183,7 +163,7 @@ def shot_app(shot: Shot) -> Iterator[SeedanceApp]:
     """The app for `shot`, not yet running; the demo is torn down afterwards."""
     session = demo_session(shot.theme)
     try:
-        yield build_app(session)
+        yield session.build()
     finally:
         if session.app is not None:
             session.app.feed.lock.release()

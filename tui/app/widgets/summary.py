@@ -27,6 +27,8 @@ from tui.core.model import TERMINAL_STATES, DownloadState, State, Task
 Key = tuple[str, str]
 EXPIRY_WARNING = 3600.0  # a finished video whose URL dies within this many seconds is flagged
 THROUGHPUT_WINDOW = 600.0  # seconds of history the ETA is computed from
+SUMMARY_LINES = 4  # progress, states, tokens and downloads, providers
+BLANK = "\n" * (SUMMARY_LINES - 1)  # what the bar shows before its first update
 STATE_STYLE: dict[State, str] = {
     State.QUEUED: "",
     State.RUNNING: "bold $primary",
@@ -260,7 +262,11 @@ class SummaryBar(Static):
     """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        # Four blank lines until the first `show()`: the first layout already gives the bar its
+        # four rows. (The first `show()` runs in the app's on_ready, after that layout; starting
+        # from "" the first frame drew one row and a viewer over a finished batch, whose text
+        # never changes again, kept it that way.)
+        super().__init__(BLANK, **kwargs)  # type: ignore[arg-type]
         self._last: tuple[str, tuple[object, ...]] | None = None
 
     def show(self, data: SummaryData) -> bool:
