@@ -271,3 +271,15 @@ def _assert_key_stays_home(sim, host, env, tmp_path: Path) -> None:
             assert not any(s.encode() in data for s in secrets), path
     exported = cli("export", "--format", "json", env=env)
     assert not any(s in exported.stdout for s in secrets)
+
+
+def test_status_refresh_polls_only_the_selected_tasks(world):
+    sim, _host, env, _ = world
+    kyy_id = sim.add_task("kyy", queue_s=0.1, run_s=60)
+    newapi_id = sim.add_task("newapi", queue_s=0.1, run_s=60)
+    assert cli("add", kyy_id, newapi_id, env=env).returncode == 0
+    refreshed = cli("status", "--refresh", "--provider", "kyy", "--json", env=env)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert [r.task_id for r in sim.requests] == [kyy_id]
+    tasks = {t["id"]: t for t in json.loads(refreshed.stdout)}
+    assert tasks[kyy_id]["polls"] == 1 and tasks[kyy_id]["state"] == "running"

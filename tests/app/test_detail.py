@@ -184,3 +184,14 @@ def test_pure_helpers() -> None:
     )
     assert failure_hint(Failure(None, NASTY)) is None
     assert failure_hint(Failure("SomethingNew", "x")) is None
+
+
+async def test_table_shows_the_short_model_and_the_pane_the_whole_name(make_dash) -> None:
+    dash: Dash = make_dash()
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        row = next(line for line in screen_text(app).splitlines() if "asyntask_ultra1" in line)
+        assert " turbo " in row and "seedance-turbo" not in row
+        pane = await open_detail(pilot, app, "asyntask_ultra1")
+        assert "model          seedance-turbo" in pane_text(pane)

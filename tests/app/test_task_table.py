@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from rich.style import Style
@@ -13,7 +15,7 @@ from textual.strip import Strip
 from tui.app.task_view import TaskIndex
 from tui.app.widgets.task_table import TaskTable, layout_columns
 from tui.core.clock import FrozenClock
-from tui.core.model import Failure, State, Task, Tokens
+from tui.core.model import Download, DownloadState, Failure, State, Task, Tokens
 
 T0 = datetime(2026, 4, 27, 11, 0, tzinfo=UTC)
 CYCLE = (State.RUNNING, State.QUEUED, State.SUCCEEDED, State.FAILED)
@@ -163,6 +165,72 @@ def test_layout_widths() -> None:
     assert {c.name for c, _, _ in layout_columns(80)} >= {
         "state", "id", "model", "progress", "age", "download",
     }  # fmt: skip
+
+
+def finished_tasks() -> list[Task]:
+    """Finished videos from Ark's models, every value as long as its column's minimum."""
+    models = ("doubao-seedance-2-0-fast-260128", "doubao-seedance-2-0-260128")
+    return [
+        Task(
+            provider="ark",
+            id=f"cgt-20260427191455-k8c{i:02d}",
+            state=State.SUCCEEDED,
+            model=models[i % 2],
+            progress=100,
+            created_at=T0 + timedelta(seconds=i),
+            download=Download(DownloadState.DONE),
+            failure=None,
+        )
+        for i in range(30)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("width", "titles"),
+    [
+        (40, ["state▲", "id", "prog", "age"]),  # the detail pane open at 80 columns
+        (60, ["state▲", "id", "model", "prog", "age"]),  # ... and at 120
+    ],
+)
+async def test_a_narrow_table_drops_whole_columns(
+    clock: FrozenClock, width: int, titles: list[str]
+) -> None:
+    app = Host(TaskIndex(finished_tasks()), clock)
+    async with app.run_test(size=(width, 20)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TaskTable)
+        lines = screen(table)
+        assert lines[0].split() == titles
+        for line in lines[1:]:
+            words = line.split()
+            assert words[:2] == ["✔", "succeeded"]
+            assert "100%" in words  # never `10`: a column shown shows whole values
+            assert re.fullmatch(r"59m\d\ds|1h00m", words[-1])  # the age, whole
+            assert len(line) <= width
+        if "model" in titles:
+            assert {line.split()[3] for line in lines[1:]} == {"2-0-fast-260128", "2-0-260128"}
+
+
+async def test_model_column_shows_what_tells_models_apart(clock: FrozenClock) -> None:
+    app = Host(TaskIndex(finished_tasks()), clock)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await pilot.pause()
+        lines = screen(app.query_one(TaskTable))
+        models = {line.split()[4] for line in lines[1:]}
+        assert models == {"2-0-fast…", "2-0-260128"}  # the release date gives way first
+        assert not any("doubao" in line for line in lines)
+
+
+async def test_no_download_column_when_downloading_is_off(clock: FrozenClock) -> None:
+    tasks = make_tasks(8)
+    for downloads, size in ((False, (80, 12)), (False, (120, 12)), (True, (80, 12))):
+        app = Host(TaskIndex(tasks), clock, partial(TaskTable, downloads=downloads))
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            titles = screen(app.query_one(TaskTable))[0].split()
+            assert ("download" in titles) is downloads
+            # at 80 columns its room shows the failures instead
+            assert ("failure" in titles) is (not downloads or size[0] == 120)
 
 
 async def test_cursor_keys_move_and_post_highlighted(clock: FrozenClock) -> None:

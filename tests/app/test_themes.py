@@ -163,3 +163,45 @@ async def test_user_theme_folder_and_unknown_theme_warning(make_dash, tmp_path: 
         app.theme = "ocean"
         await pilot.pause(0.1)
         assert app.current_theme.primary == "#0077be"
+
+
+def _contrast(segment) -> float:
+    """WCAG contrast ratio of a drawn segment's text colour against its background."""
+    fg = _luminance(segment.style.color.triplet.hex)
+    bg = _luminance(segment.style.bgcolor.triplet.hex)
+    return (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)
+
+
+def _segment(strips, row_text: str, text: str):
+    """The first drawn segment holding `text` on the first screen row that holds `row_text`."""
+    strip = next(s for s in strips if row_text in s.text)
+    return next(seg for seg in strip if text in seg.text)
+
+
+async def test_bundled_themes_show_borders_and_one_running_colour(make_dash) -> None:
+    dash: Dash = make_dash()
+    app = dash.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("down")  # the cursor off the running task: its row shows its colour
+        for theme in BUNDLED:
+            app.theme = theme
+            app.table.focus()
+            await pilot.pause(0.1)
+            strips = app.screen._compositor.render_strips()
+            # running reads in one colour: the summary's count, the table's state
+            in_summary = next(
+                seg for seg in next(s for s in strips if "running 1" in s.text) if seg.text == "1"
+            )
+            in_table = _segment(strips, "◐ running", "running")
+            assert in_table.style.color == in_summary.style.color, theme
+            # an unfocused pane's border stands out from the background (WCAG 1.4.11: 3:1)
+            assert _contrast(_segment(strips, "log: info", "──")) >= 3.0, theme
+            app.log_panel.focus()
+            await pilot.pause(0.1)
+            strips = app.screen._compositor.render_strips()
+            assert _contrast(_segment(strips, "9 of 9 tasks", "──")) >= 3.0, theme
+            # muted labels are quieter than the numbers they name
+            label = _segment(strips, "queued 1  running 1", "queued")
+            value = _segment(strips, "queued 1  running 1", "1  ")
+            assert _contrast(label) < _contrast(value), theme

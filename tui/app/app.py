@@ -44,7 +44,7 @@ from textual.worker import Worker, WorkerState
 from tui.app import keymap as keys
 from tui.app.clipboard import copy_text
 from tui.app.feeds import COMMAND, FeedBatch, LiveFeed, ViewerFeed, open_feed
-from tui.app.task_view import TaskIndex
+from tui.app.task_view import STATE_RANK, TaskIndex
 from tui.app.themes import DEFAULT_THEME, ThemeSet, load_themes, user_theme_dir
 from tui.app.widgets.detail import DetailPane
 from tui.app.widgets.failures import FailuresView
@@ -54,10 +54,10 @@ from tui.app.widgets.task_table import TaskTable
 from tui.core.clean import clean_line
 from tui.core.clock import Clock, SystemClock
 from tui.core.model import TERMINAL_STATES, Download, DownloadState, Event, Task
+from tui.core.store import Store
 
 if TYPE_CHECKING:
     from tui.core.config import Config
-    from tui.core.store import Store
 
 Key = tuple[str, str]
 MIN_WIDTH, MIN_HEIGHT = 80, 24
@@ -65,6 +65,8 @@ FLUSH_INTERVAL = 0.25  # seconds between applying collected changes (at most 4 r
 EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal went away (everything was saved)
 EXIT_TERM = 143  # 128 + SIGTERM
 EXIT_GRACE = 5.0  # seconds a graceful exit may take once the terminal is gone
+PROGRESSIVE_LOAD_ABOVE = 5_000  # a store larger than this is shown in two steps
+FIRST_PAGE = 200  # tasks shown at once from a large store (more than a screenful)
 _C1 = re.compile(r"[\x7f-\x9f]")
 
 
@@ -191,7 +193,9 @@ class SeedanceApp(App[int]):
     # -- building -------------------------------------------------------------------------------
 
     def make_table(self) -> TaskTable:
-        table = TaskTable(self.index, now=self.clock.now, id="table")
+        table = TaskTable(
+            self.index, now=self.clock.now, downloads=self.config.download.enabled, id="table"
+        )
         self._wire_table(table)
         return table
 
@@ -259,11 +263,48 @@ class SeedanceApp(App[int]):
         self.start_dashboard()
 
     def start_dashboard(self) -> None:
-        """Load the store, start the feed and the timers (once the screen exists)."""
-        tasks = self.feed.initial()
+        """Load the store, start the feed and the timers (once the screen exists).
+
+        A large store is shown in two steps so the first screenful appears at once: the first
+        page in the table's default order now, everything else read by a thread (with its own
+        Store) and swapped in; polling starts after that, so no change is lost in between.
+        """
+        feed = self.feed
+        big = (
+            isinstance(feed, LiveFeed)
+            and self.db_path is not None
+            and sum(feed.store.counts().values()) > PROGRESSIVE_LOAD_ABOVE
+        )
+        if big:
+            states = sorted(STATE_RANK, key=STATE_RANK.__getitem__)
+            self._show_tasks(feed.first_page(FIRST_PAGE, states))
+            self.notify("loading every task…", timeout=2)
+            self.run_worker(self._read_whole_store, thread=True, exit_on_error=False)
+        else:
+            self._show_tasks(feed.initial())
+            self._start_following()
+
+    def _show_tasks(self, tasks: list[Task]) -> None:
         self.index.load(tasks)
         self.stats.load(tasks)
         self.table.reload()
+
+    def _read_whole_store(self) -> None:
+        """In a thread: every task, through a Store of this thread's own."""
+        assert self.db_path is not None
+        try:
+            with Store.open(self.db_path) as store:
+                tasks: list[Task] | None = store.query()
+        except Exception:  # shown by the fallback below: the loop thread reads it itself
+            tasks = None
+        self.call_from_thread(self._whole_store_read, tasks)
+
+    def _whole_store_read(self, tasks: list[Task] | None) -> None:
+        self._show_tasks(tasks if tasks is not None else self.feed.initial())
+        self._start_following()
+
+    def _start_following(self) -> None:
+        """The store is shown: start polling (or following the poller) and the timers."""
         self.log_panel.add_events(self.feed.recent_events())
         for warning in [*self.theme_set.errors, *self.keymap_warnings]:
             self._warn(warning)

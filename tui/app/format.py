@@ -8,6 +8,7 @@ widget's business (component classes), never markup.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Protocol
 
@@ -78,6 +79,33 @@ def progress_cell(progress: int | None) -> str:
     if progress is None:
         return NO_VALUE
     return f"{max(0, min(100, int(progress)))}%"
+
+
+_MODEL_PREFIXES = ("doubao-", "seedance-", "seedance_")  # shared by every model this tool sees
+_MODEL_RELEASE = re.compile(r"[-_]\d{6}$")  # `-260128`: the release date ends Ark's names
+
+
+def model_cell(model: str | None) -> str:
+    """`2-0-fast-260128` for `doubao-seedance-2-0-fast-260128`: the part that tells models apart
+    (every name starts with the same vendor and family words). The detail pane shows it all."""
+    if not model:
+        return NO_VALUE
+    short = model
+    for prefix in _MODEL_PREFIXES:
+        if short.lower().startswith(prefix) and len(short) > len(prefix):
+            short = short[len(prefix) :]
+    return short
+
+
+def squeeze_model(text: str, width: int) -> str:
+    """A model (`model_cell`) in `width` cells: the release date goes first (`2-0-fast…`), so
+    the variant (fast, pro, flex) still shows; the caller cuts whatever is still too long."""
+    if len(text) <= width:
+        return text
+    release = _MODEL_RELEASE.search(text)
+    if release is not None and release.start() + 1 <= width:
+        return text[: release.start()] + "…"
+    return text
 
 
 def video_duration_cell(duration: float | None) -> str:

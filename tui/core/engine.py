@@ -156,10 +156,11 @@ class Engine:
     async def poll_once(self, flt: TaskFilter | None = None) -> None:
         """Poll every selected live task once (`status --refresh`), still within etiquette: a
         task polled less than `min_interval` ago is not asked again."""
-        self._load(flt)
+        selected = self._load(flt)
         now = self.clock.now()
         jobs = []
-        for key, task in list(self._tasks.items()):
+        for key in selected:
+            task = self._tasks[key]
             provider = self._provider_config(task.provider)
             if provider is None or task.state not in LIVE_STATES:
                 continue
@@ -214,16 +215,20 @@ class Engine:
 
     # ------------------------------------------------------------------ internals
 
-    def _load(self, flt: TaskFilter | None) -> None:
+    def _load(self, flt: TaskFilter | None) -> list[Key]:
+        """Track the live tasks `flt` selects (those not tracked yet); their keys, in order."""
         live = TaskFilter(
             states=frozenset(LIVE_STATES) & (flt.states if flt and flt.states else LIVE_STATES),
             provider=flt.provider if flt else None,
             batch=flt.batch if flt else None,
             ids=flt.ids if flt else None,
         )
+        selected = []
         for task in self.store.query(live):
             if task.key not in self._tasks:
                 self._track(task)
+            selected.append(task.key)
+        return selected
 
     def _track(self, task: Task) -> None:
         self._tasks[task.key] = task

@@ -594,11 +594,17 @@ class Store:
             row = self._conn.execute(sql, (provider, task_id)).fetchone()
         return None if row is None else _task_from_row(row)
 
-    def query(self, flt: TaskFilter | None = None, *, with_raw: bool = False) -> list[Task]:
-        """Tasks matching `flt`, in the order they were added. One statement, one snapshot
-        of the file; `with_raw` joins each task's current body (no query per task)."""
+    def query(
+        self, flt: TaskFilter | None = None, *, with_raw: bool = False, limit: int | None = None
+    ) -> list[Task]:
+        """Tasks matching `flt`, in the order they were added (the first `limit` of them). One
+        statement, one snapshot of the file; `with_raw` joins each task's current body (no
+        query per task)."""
         where, params = _where(flt)
         sql = (_SELECT_WITH_RAW if with_raw else _SELECT_NO_RAW) + where + " ORDER BY t.pk"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (*params, max(0, limit))
         with self._errors(), _gc_paused():
             rows = self._conn.execute(sql, params).fetchall()
             return [_task_from_row(row) for row in rows]

@@ -63,7 +63,7 @@ def help_content(
                 Content.assemble(
                     (f"  {keys:<14}", "bold $primary"),
                     (f"{spec.description:<24}", ""),
-                    (f"id: {spec.id}", "$text-muted"),
+                    (f"id: {spec.id}", "$foreground-muted"),
                 )
             )
         lines.append(Content(""))
@@ -74,7 +74,7 @@ def help_content(
             Content.assemble(
                 (f"  {keys:<14}", "bold $primary"),
                 (f"{binding.description:<24}", ""),
-                (f"id: {binding.id}", "$text-muted"),
+                (f"id: {binding.id}", "$foreground-muted"),
             )
         )
     lines.append(Content(""))

@@ -41,7 +41,7 @@ MAX_BODY_CHARS = 40_000  # highlighted; the rest is cut with a note (press y for
 MAX_BODY_LINES = 1_200
 MAX_BLOCK_CHARS = 4_000  # the pulled-out data.data block is highlighted on the UI thread
 STATE_STYLE: dict[State, str] = {
-    State.QUEUED: "$text-muted",
+    State.QUEUED: "$foreground-muted",
     State.RUNNING: "bold $primary",
     State.SUCCEEDED: "bold $success",
     State.FAILED: "bold $error",
@@ -50,7 +50,7 @@ STATE_STYLE: dict[State, str] = {
     State.MISSING: "bold $warning",
     State.UNKNOWN: "$warning",
 }
-_LABEL = "$text-muted"
+_LABEL = "$foreground-muted"  # not $text-muted: in Content, Textual 8.2 draws that as plain white
 _HEADING = "bold $accent"
 
 # Plain words for failure codes providers send often (Ark / ModelArk codes, seen through relays).
@@ -213,7 +213,7 @@ def failure_content(failure: Failure | None) -> Content | None:
 def history_content(events: Sequence[Event]) -> Content:
     """The task's own events, oldest first, one line each with its local time."""
     if not events:
-        return Content.styled("no events recorded yet", "$text-muted")
+        return Content.styled("no events recorded yet", "$foreground-muted")
     lines: list[Content] = []
     for event in events:
         when = event.ts.astimezone().strftime("%m-%d %H:%M:%S")
@@ -261,7 +261,7 @@ def body_content(raw: Any) -> tuple[Content, str | None]:
     """Highlighted body, cut to MAX_BODY_CHARS / MAX_BODY_LINES; the note says what was cut."""
     text = body_text(raw)
     if not text:
-        return Content.styled("(no body stored yet)", "$text-muted"), None
+        return Content.styled("(no body stored yet)", "$foreground-muted"), None
     total_chars = len(text)
     lines = text.splitlines()
     note = None
@@ -295,7 +295,7 @@ class DetailPane(VerticalScroll, can_focus=True):
 
     def compose(self):  # type: ignore[override]
         yield Static(
-            Content.styled("Select a task (enter) to see it here.", "$text-muted"),
+            Content.styled("Select a task (enter) to see it here.", "$foreground-muted"),
             id="detail-fields",
         )
         yield Static(Content.styled("failure", _HEADING), classes="heading", id="failure-head")
@@ -331,7 +331,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.task_key = None
         self.body_note = None
         self.query_one("#detail-fields", Static).update(
-            Content.styled("No task selected.", "$text-muted")
+            Content.styled("No task selected.", "$foreground-muted")
         )
         self._set_sections(False, False, False)
 
@@ -366,7 +366,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         if not same_task:
             self.body_note = None
             self.query_one("#detail-body", Static).update(
-                Content.styled("(rendering…)", "$text-muted")
+                Content.styled("(rendering…)", "$foreground-muted")
             )
             self.scroll_home(animate=False)
         self._set_sections(True, failure is not None, block is not None)

@@ -95,7 +95,7 @@ class FailuresView(OptionList):
         )
         if not ordered:
             self.set_options(
-                [Option(Content.styled("No failed tasks.", "$text-muted"), disabled=True)]
+                [Option(Content.styled("No failed tasks.", "$foreground-muted"), disabled=True)]
             )
             return
         labels = [g.label for g in ordered]

@@ -28,7 +28,12 @@ from tui.output import event_line as output_event_line
 
 LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
-_LEVEL_STYLE = {"debug": "$text-muted", "info": "", "warning": "$warning", "error": "bold $error"}
+_LEVEL_STYLE = {
+    "debug": "$foreground-muted",
+    "info": "",
+    "warning": "$warning",
+    "error": "bold $error",
+}
 _LEVEL_TAG = {"debug": "dbg", "info": "inf", "warning": "WRN", "error": "ERR"}
 _BAD_END = {"failed": "error", "expired": "warning", "cancelled": "warning", "missing": "warning"}
 
@@ -44,7 +49,7 @@ class LogEntry:
         style = _LEVEL_STYLE[self.level]
         time, _, rest = self.text.partition(" ")
         return Content.assemble(
-            (time, "$text-muted"),
+            (time, "$foreground-muted"),
             " ",
             (_LEVEL_TAG[self.level], style),
             " ",
@@ -92,7 +97,7 @@ class LogPanel(ScrollView, can_focus=True):
     """A bounded, level-filtered log that draws only what is on screen."""
 
     DEFAULT_CSS = """
-    LogPanel { height: 8; border-top: solid $panel-lighten-2; }
+    LogPanel { height: 8; border-top: solid $border-blurred; }
     """
 
     level: reactive[str] = reactive("info")

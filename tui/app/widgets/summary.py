@@ -29,6 +29,10 @@ EXPIRY_WARNING = 3600.0  # a finished video whose URL dies within this many seco
 THROUGHPUT_WINDOW = 600.0  # seconds of history the ETA is computed from
 SUMMARY_LINES = 4  # progress, states, tokens and downloads, providers
 BLANK = "\n" * (SUMMARY_LINES - 1)  # what the bar shows before its first update
+BAR, MIN_BAR = 24, 10  # cells of the progress bar: at most, and at least when space is short
+Part = Content | tuple[str, str] | str
+# Muted words use $foreground-muted: Textual 8.2 draws $text-muted ("auto 60%") inside Content
+# as plain white (black on light themes), louder than the numbers it should set off.
 STATE_STYLE: dict[State, str] = {
     State.QUEUED: "",
     State.RUNNING: "bold $primary",
@@ -40,7 +44,7 @@ STATE_STYLE: dict[State, str] = {
     State.UNKNOWN: "$warning",
 }
 HEALTH_STYLE = {
-    "idle": "$text-muted",
+    "idle": "$foreground-muted",
     "ok": "$success",
     "backing off": "bold $warning",
     "auth failed": "bold $error",
@@ -158,7 +162,7 @@ class SummaryData:
     mode_note: str | None = None  # viewer: "pid 4242 polls this store"
 
 
-def progress_bar(done: int, total: int, width: int = 24) -> str:
+def progress_bar(done: int, total: int, width: int = BAR) -> str:
     """`████████▌░░░░░░░`: eighths of a cell, so small batches still move."""
     if total <= 0:
         return "░" * width
@@ -169,53 +173,84 @@ def progress_bar(done: int, total: int, width: int = 24) -> str:
     return bar + "░" * (width - len(bar))
 
 
-def summary_content(data: SummaryData) -> Content:
+def headline(data: SummaryData, width: int | None = None) -> Content:
+    """Line 1: progress bar, ETA, rate and mode, in `width` cells when it can be done.
+
+    The bar gives way first (down to `MIN_BAR`), then the word `finished`, then the badge's
+    `(p resumes)`, then the request rate: at 80 columns a paused batch still reads in one line,
+    so the summary keeps its four rows and the table does not jump.
+    """
     counts = data.counts
     total = sum(counts.values())
     terminal = sum(n for state, n in counts.items() if state in TERMINAL_STATES)
     live = total - terminal
     pct = (terminal / total * 100) if total else 0.0
 
-    # line 1: progress, ETA, rate, mode
-    line1: list[Content | tuple[str, str] | str] = [
-        (progress_bar(terminal, total), "$success"),
-        f" {pct:3.0f}% ",
-        (f"{terminal:,}/{total:,}", "bold"),
-        " finished",
-    ]
-    if total and live == 0:
-        line1.append(("  · all done", "bold $success"))
-    elif data.eta is not None:
-        line1 += ["  · ETA ", (compact_duration(data.eta), "bold")]
-    elif live:
-        line1.append(("  · ETA: measuring…", "$text-muted"))
-    if data.rps is not None:
-        line1.append(f"  · {data.rps:.1f} req/s")
-    if data.mode == "paused":
-        line1.append(("  ‖ PAUSED (p resumes) ", "bold reverse $warning"))
-    elif data.mode == "viewer":
-        line1.append((f"  ◉ viewing: {data.mode_note or 'read-only'}", "bold $accent"))
-    elif data.mode == "stopped":
-        line1.append((f"  ✖ polling stopped: {data.mode_note or ''}", "bold $error"))
+    def parts(bar: int, *, finished: bool, hint: bool, rate: bool) -> list[Part]:
+        line: list[Part] = [
+            (progress_bar(terminal, total, bar), "$success"),
+            f" {pct:3.0f}% ",
+            (f"{terminal:,}/{total:,}", "bold"),
+        ]
+        if finished:
+            line.append(" finished")
+        if total and live == 0:
+            line.append(("  · all done", "bold $success"))
+        elif data.eta is not None:
+            line += ["  · ETA ", (compact_duration(data.eta), "bold")]
+        elif live:
+            line.append(("  · ETA: measuring…", "$foreground-muted"))
+        if rate and data.rps is not None:
+            line.append(f"  · {data.rps:.1f} req/s")
+        if data.mode == "paused":
+            badge = " ‖ PAUSED (p resumes) " if hint else " ‖ PAUSED "
+            line += ["  ", (badge, "bold reverse $warning")]
+        elif data.mode == "viewer":
+            line.append((f"  ◉ viewing: {data.mode_note or 'read-only'}", "bold $accent"))
+        elif data.mode == "stopped":
+            line.append((f"  ✖ polling stopped: {data.mode_note or ''}", "bold $error"))
+        return line
+
+    variants = (
+        {"finished": True, "hint": True, "rate": True},
+        {"finished": False, "hint": True, "rate": True},
+        {"finished": False, "hint": False, "rate": True},
+        {"finished": False, "hint": False, "rate": False},
+    )
+    for options in variants:
+        rest = Content.assemble(*parts(0, **options)).cell_length
+        if width is None or rest + MIN_BAR <= width:
+            bar = BAR if width is None else max(MIN_BAR, min(BAR, width - rest))
+            return Content.assemble(*parts(bar, **options))
+    return Content.assemble(*parts(MIN_BAR, **variants[-1]))  # too narrow: it wraps
+
+
+def summary_content(data: SummaryData, width: int | None = None) -> Content:
+    """The four lines; `width` (cells) lets the first line fit (see `headline`)."""
+    counts = data.counts
+    line1 = headline(data, width)
 
     # line 2: states
-    line2: list[Content | tuple[str, str] | str] = []
+    line2: list[Part] = []
     for state in State:
         n = counts.get(state, 0)
         if n == 0 and state not in (State.QUEUED, State.RUNNING, State.SUCCEEDED, State.FAILED):
             continue
         if line2:
             line2.append("  ")
-        line2.append((f"{state} ", "$text-muted"))
-        line2.append((f"{n:,}", STATE_STYLE[state] if n else "$text-muted"))
+        line2.append((f"{state} ", "$foreground-muted"))
+        line2.append((f"{n:,}", STATE_STYLE[state] if n else "$foreground-muted"))
 
     # line 3: tokens and downloads
-    line3: list[Content | tuple[str, str] | str] = [
-        ("tokens ", "$text-muted"),
+    line3: list[Part] = [
+        ("tokens ", "$foreground-muted"),
         (count_cell(data.tokens_total) or "0", "bold"),
     ]
     if data.tokens_super:
-        line3 += [("  super-res ", "$text-muted"), (count_cell(data.tokens_super) or "0", "bold")]
+        line3 += [
+            ("  super-res ", "$foreground-muted"),
+            (count_cell(data.tokens_super) or "0", "bold"),
+        ]
     dl = data.downloads
     done = dl.get(DownloadState.DONE, 0)
     running = dl.get(DownloadState.RUNNING, 0)
@@ -223,7 +258,7 @@ def summary_content(data: SummaryData) -> Content:
     wanted = done + running + pending + dl.get(DownloadState.FAILED, 0)
     wanted += dl.get(DownloadState.EXPIRED, 0)
     if wanted:
-        line3 += [("  · downloads ", "$text-muted"), (f"{done:,}/{wanted:,}", "bold")]
+        line3 += [("  · downloads ", "$foreground-muted"), (f"{done:,}/{wanted:,}", "bold")]
         if running or pending:
             line3.append(f" ({running} running, {pending} waiting")
             if data.download_speed:
@@ -239,18 +274,18 @@ def summary_content(data: SummaryData) -> Content:
         line3.append((f"  ⚠ {data.expiring_urls:,} URLs expire within 1h", "bold $warning"))
 
     # line 4: providers
-    line4: list[Content | tuple[str, str] | str] = []
+    line4: list[Part] = []
     for name in sorted(data.health):
         health, reason = data.health[name]
         if line4:
             line4.append("  ")
         line4 += [(name, "bold"), " ", (health, HEALTH_STYLE.get(health, ""))]
         if reason and health != "ok":
-            line4.append((f" ({reason})", "$text-muted"))
+            line4.append((f" ({reason})", "$foreground-muted"))
     if not line4:
-        line4.append(("no provider polled from here", "$text-muted"))
+        line4.append(("no provider polled from here", "$foreground-muted"))
 
-    lines = [Content.assemble(*parts) for parts in (line1, line2, line3, line4)]
+    lines = [line1, *(Content.assemble(*parts) for parts in (line2, line3, line4))]
     return Content("\n").join(lines)
 
 
@@ -268,10 +303,16 @@ class SummaryBar(Static):
         # never changes again, kept it that way.)
         super().__init__(BLANK, **kwargs)  # type: ignore[arg-type]
         self._last: tuple[str, tuple[object, ...]] | None = None
+        self._data: SummaryData | None = None
+
+    def on_resize(self) -> None:
+        if self._data is not None:  # the first line is laid out for the width
+            self.show(self._data)
 
     def show(self, data: SummaryData) -> bool:
         """Update from `data`; returns True when the screen had to change."""
-        content = summary_content(data)
+        self._data = data
+        content = summary_content(data, self.content_size.width or None)
         signature = (content.plain, tuple(content.spans))
         if signature == self._last:
             return False

@@ -48,6 +48,7 @@ class Column:
     max_width: int | None  # None: takes whatever is left
     align: Literal["left", "right"] = "left"
     middle_ellipsis: bool = False  # ids differ at both ends: keep the head and the tail
+    squeeze: Callable[[str, int], str] | None = None  # shortens a too-long value before `fit`
 
 
 # Display order (left to right).
@@ -55,7 +56,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("state", "state", 11, 11),
     Column("id", "id", 14, 36, middle_ellipsis=True),
     Column("provider", "provider", 8, 12),
-    Column("model", "model", 10, 30),
+    Column("model", "model", 10, 30, squeeze=fmt.squeeze_model),
     Column("progress", "prog", 4, 4, "right"),
     Column("age", "age", 6, 6, "right"),
     Column("duration", "dur", 4, 4, "right"),
@@ -67,40 +68,60 @@ COLUMNS: tuple[Column, ...] = (
 )
 assert tuple(c.name for c in COLUMNS) == SORT_COLUMNS
 _BY_NAME = {column.name: column for column in COLUMNS}
-# Kept at any width (the issue's 80-column list), then added while they fit, in this order.
-_ESSENTIAL = ("state", "id", "model", "progress", "age", "download")
+# Shown from 80 cells up (the issue's 80-column list), most important first: a narrower table
+# (the detail pane open) drops whole columns from the end of this list, never cuts a value.
+_ESSENTIAL = ("state", "id", "progress", "age", "model", "download")
+_ALWAYS = ("state", "id")  # at any width; the id gives way first (middle ellipsis)
+# Added while they fit, in this order, once every essential column is shown.
 _OPTIONAL = ("provider", "failure", "next_poll", "tokens", "resolution", "duration")
-_ID_COMFORT = 20  # the id grows to this before optional columns get room
-# Spare width goes to these, up to their max_width, in this order.
-_GROWERS = ("id", "model", "failure")
+_ID_COMFORT = 19  # the id grows to this before optional columns get room
+_MODEL_COMFORT = 16  # a whole short model name (`2-0-fast-260128`, `1_5_pro_flex`)
+# Spare width goes to these, in this order, each up to a width (None: its max_width).
+_GROWERS: tuple[tuple[str, int | None], ...] = (
+    ("model", _MODEL_COMFORT),
+    ("id", None),
+    ("model", None),
+    ("failure", None),
+)
 
 Layout = tuple[tuple[Column, int, int], ...]
 """(column, x, width) for every shown column, left to right."""
 
 
-def layout_columns(width: int) -> Layout:
+def layout_columns(width: int, *, downloads: bool = True) -> Layout:
     """Which columns fit in `width` cells and how wide each is (one space between columns).
 
     80 cells: state, id, model, progress, age, download (+ provider when it fits);
-    120 cells: every column. Wider terminals give the id, model and failure more room.
+    120 cells: every column. Wider terminals give the model (a whole short name first), the id
+    and the failure more room.
+    Narrower (the detail pane open: 40 to 60 cells), whole columns go, download first, then
+    model, age and progress: a column shown always shows whole values (`100%`, never `10`).
+    `downloads=False` (downloading is off): no download column, its room goes to the others.
     """
-    widths = {name: _BY_NAME[name].min_width for name in _ESSENTIAL}
+    essential = [name for name in _ESSENTIAL if downloads or name != "download"]
+    widths: dict[str, int] = {}
 
     def used() -> int:
         return sum(widths.values()) + len(widths) - 1
 
+    for name in essential:
+        if name not in _ALWAYS and used() + 1 + _BY_NAME[name].min_width > width:
+            break
+        widths[name] = _BY_NAME[name].min_width
+    if used() > width:  # not even the state and a whole minimum id: the id gives way
+        widths["id"] = max(1, widths["id"] - (used() - width))
     widths["id"] += max(0, min(_ID_COMFORT - widths["id"], width - used()))
-    for name in _OPTIONAL:
+    for name in _OPTIONAL if len(widths) == len(essential) else ():
         if used() + 1 + _BY_NAME[name].min_width > width:
             break
         widths[name] = _BY_NAME[name].min_width
     spare = width - used()
-    for name in _GROWERS:
+    for name, upto in _GROWERS:
         if spare <= 0:
             break
         if name not in widths:
             continue
-        cap = _BY_NAME[name].max_width
+        cap = _BY_NAME[name].max_width if upto is None else upto
         grow = spare if cap is None else max(0, min(spare, cap - widths[name]))
         widths[name] += grow
         spare -= grow
@@ -234,6 +255,7 @@ class TaskTable(ScrollView, can_focus=True):
         *,
         now: Callable[[], float] | None = None,
         spec: ViewSpec | None = None,
+        downloads: bool = True,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -247,12 +269,14 @@ class TaskTable(ScrollView, can_focus=True):
         """Epoch seconds of a task's next poll (Engine.next_poll_at); None: Task.next_poll_at."""
         self.download_progress: Callable[[Key], fmt.ProgressLike | None] | None = None
         """A running download's bytes/total/speed (Downloader.progress()[key])."""
+        self.downloads = downloads
+        """False when downloading is off: the download column would only ever be empty."""
         self._view = TaskView(index, spec)
         self._cursor = 0
         self._cursor_key: Key | None = None
         self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
         self._layout: Layout = ()
-        self._layout_width = -1
+        self._layout_for: tuple[int, bool] | None = None  # (width, downloads) of `_layout`
         # screen line -> (key, version, selected, tick texts) of what is drawn there now
         self._drawn: dict[int, tuple[Key, int, bool, tuple[str, ...]]] = {}
         self._frame_now: float | None = None
@@ -487,6 +511,8 @@ class TaskTable(ScrollView, can_focus=True):
                 gap_style = base if cursor is None else base + cursor
                 append(Segment(" " * (cx - x), gap_style))
             text, component = cells[column.name]
+            if column.squeeze is not None and cell_len(text) > cwidth:
+                text = column.squeeze(text, cwidth)
             style = base if component is None else base + style_of(component)
             if cursor is not None:
                 style += cursor
@@ -524,7 +550,7 @@ class TaskTable(ScrollView, can_focus=True):
             "state": (fmt.state_cell(task.state), _STATE_CLASS.get(task.state)),
             "id": (_safe(task.id), None),
             "provider": (_safe(task.provider), "task-table--dim"),
-            "model": (_safe(task.model), None),
+            "model": (_safe(fmt.model_cell(task.model)), None),
             "progress": (fmt.progress_cell(task.progress), None),
             "age": (age, "task-table--dim"),
             "duration": (fmt.video_duration_cell(task.duration), "task-table--dim"),
@@ -563,9 +589,9 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _current_layout(self) -> Layout:
         width = self.scrollable_content_region.width
-        if width != self._layout_width:
-            self._layout = layout_columns(width)
-            self._layout_width = width
+        if (width, self.downloads) != self._layout_for:
+            self._layout = layout_columns(width, downloads=self.downloads)
+            self._layout_for = (width, self.downloads)
             self._shown = frozenset(column.name for column, _, _ in self._layout)
         return self._layout
 

@@ -1,0 +1,65 @@
+"""The engine against the simulator over loopback: what it asks, and when."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
+from tui.core.engine import Engine
+from tui.core.model import State
+from tui.core.store import Store, TaskFilter
+from tui.sim import Simulator
+
+KEYS = {"kyy": "sk-engine-kyy", "newapi": "sk-engine-newapi"}
+
+
+def config_for(sim: Simulator, tmp_path: Path, min_interval: float = 0.3) -> Config:
+    def provider(name: str, kind: str) -> ProviderConfig:
+        return ProviderConfig(
+            name=name, kind=kind, base_url=sim.provider_url(kind), api_key=KEYS[kind],
+            rate_limit=20, concurrency=4, min_interval=min_interval, max_interval=1.0, timeout=5,
+        )  # fmt: skip
+
+    return Config(
+        providers={"kyy": provider("kyy", "kyy"), "anyfast": provider("anyfast", "newapi")},
+        download=DownloadConfig(enabled=False, dir=tmp_path / "videos"),
+        ui=UIConfig(),
+        path=None,
+    )
+
+
+async def test_poll_once_asks_only_for_the_selected_tasks(tmp_path: Path) -> None:
+    with Simulator(keys=KEYS) as sim, Store.open(tmp_path / "tasks.db") as store:
+        kyy_id = sim.add_task("kyy", queue_s=0.1, run_s=60)
+        newapi_id = sim.add_task("newapi", queue_s=0.1, run_s=60)
+        now = datetime.now(UTC)
+        store.add_tasks("kyy", [kyy_id], batch=None, now=now)
+        store.add_tasks("anyfast", [newapi_id], batch=None, now=now)
+        engine = Engine(store, config_for(sim, tmp_path), download=False)
+        try:
+            await engine.poll_once()  # both are tracked from now on
+            assert sorted(r.task_id for r in sim.requests) == sorted([kyy_id, newapi_id])
+            await asyncio.sleep(0.5)  # past min_interval: both may be asked again
+            sim.clear_requests()
+            await engine.poll_once(TaskFilter(provider="kyy"))
+            assert [r.task_id for r in sim.requests] == [kyy_id]
+        finally:
+            await engine.aclose()
+
+
+async def test_poll_once_respects_min_interval(tmp_path: Path) -> None:
+    with Simulator(keys=KEYS) as sim, Store.open(tmp_path / "tasks.db") as store:
+        task_id = sim.add_task("kyy", queue_s=0.1, run_s=60)
+        store.add_tasks("kyy", [task_id], batch=None, now=datetime.now(UTC))
+        engine = Engine(store, config_for(sim, tmp_path, min_interval=30), download=False)
+        try:
+            await engine.poll_once()
+            await engine.poll_once()  # too soon: etiquette wins over the user's refresh
+            assert len(sim.requests) == 1
+            task = store.get("kyy", task_id)
+            assert task is not None and task.polls == 1
+            assert task.state in (State.QUEUED, State.RUNNING)
+        finally:
+            await engine.aclose()
