@@ -205,7 +205,7 @@ async def test_a_narrow_table_drops_whole_columns(
             words = line.split()
             assert words[:2] == ["✔", "succeeded"]
             assert "100%" in words  # never `10`: a column shown shows whole values
-            assert re.fullmatch(r"59m\d\ds|1h00m", words[-1])  # the age, whole
+            assert re.fullmatch(r"59m|1h00m", words[-1])  # the age, whole
             assert len(line) <= width
         if "model" in titles:
             assert {line.split()[3] for line in lines[1:]} == {"2-0-fast-260128", "2-0-260128"}

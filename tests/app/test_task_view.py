@@ -8,6 +8,7 @@ checked against the obvious implementation, with thousands of tasks and random u
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -350,9 +351,15 @@ def test_small_cells() -> None:
     assert fmt.resolution_cell(None, None) == ""
     assert fmt.progress_cell(None) == "" and fmt.progress_cell(130) == "100%"
     assert fmt.video_duration_cell(5.0) == "5s"
-    assert fmt.age_cell(None, 100.0) == "" and fmt.age_cell(100.0, 292.0) == "3m12s"
-    assert fmt.next_poll_cell(112.0, 100.0, State.RUNNING) == "in 12s"
-    assert fmt.next_poll_cell(100.5, 100.0, State.QUEUED) == "due"
+    assert fmt.age_cell(None, 100.0) == "" and fmt.age_cell(100.0, 292.0) == "3m"
+    assert fmt.age_cell(100.0, 159.0) == "<1m" and fmt.age_cell(0.0, 3900.0) == "1h05m"
+    # ages change at most once a minute: a screen of them costs nothing to keep current
+    assert len({fmt.age_cell(0.0, 600.0 + s) for s in range(60)}) == 1
+    at = 1_777_288_512.0
+    assert fmt.next_poll_cell(at, at - 12, State.RUNNING) == time.strftime(
+        "%H:%M:%S", time.localtime(at)
+    )
+    assert fmt.next_poll_cell(100.0, 100.5, State.QUEUED) == "due"
     assert fmt.next_poll_cell(500.0, 100.0, State.SUCCEEDED) == ""
     assert fmt.failure_cell(Failure("X", "y")) == "X: y" and fmt.failure_cell(None) == ""
 

@@ -1,6 +1,6 @@
 """The whole dashboard in a real terminal: bytes it writes, idle CPU, memory, first paint.
 
-    .venv/bin/python tests/bench/bench_dashboard.py           # full size (about 5 minutes)
+    .venv/bin/python tests/bench/bench_dashboard.py           # full size (about 4 minutes)
     .venv/bin/pytest tests/bench/bench_dashboard.py -q -s     # small sizes (about 40 s)
 
 Every figure comes from a real child process (tests/bench/_pty_app.py) running the real app in
@@ -429,6 +429,8 @@ def prepare_store(path: Path, n: int, *, finished: bool) -> float:
 
 @dataclass
 class Sizes:
+    """How big and how long: full size by default, small under pytest."""
+
     live_tasks: int = 10_000
     live_seconds: float = 60.0
     speeds: tuple[float, ...] = (20.0, 1.0)  # the demo's clock, and a real batch's pace
@@ -456,8 +458,7 @@ class Run:
     cpu: float | None = None  # % of one core over the window
     rss: dict[str, float] = field(default_factory=dict)
     ended_by: str = ""
-    error: str | None = None
-    prep: float | None = None  # s to build the store (not part of any figure)
+    error: str | None = None  # the app ended before the bench was done with it
 
 
 def measure(child: PtyChild, run: Run, *, seconds: float, warmup: float, layout: Path) -> None:
@@ -502,9 +503,10 @@ def scenario_store(
 ) -> Run:
     """`seedance-tui dashboard [--paused]` over a prepared store of `n` tasks."""
     run = Run(label, n)
-    db = folder / f"{label}.db"
-    run.prep = prepare_store(db, n, finished=finished)
-    layout = folder / f"layout-{label}.json"
+    slug = label.replace(" ", "-")
+    db = folder / f"{slug}.db"
+    prepare_store(db, n, finished=finished)
+    layout = folder / f"layout-{slug}.json"
     args = ["dashboard", "--db", str(db), "--dir", str(folder), "--layout", str(layout)]
     if paused:
         args.append("--paused")
@@ -515,25 +517,29 @@ def scenario_store(
 
 
 def run_all(sizes: Sizes) -> list[Run]:
-    runs: list[Run] = []
+    """Every scenario, one child at a time (they would compete for the CPU)."""
+    runs = []
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         folder = Path(tmp)
         for speed in sizes.speeds:
             runs.append(scenario_live(folder, sizes.live_tasks, speed, sizes))
-        idle = dict(seconds=sizes.idle_seconds, warmup=sizes.warmup)
+        stores = [("idle paused", sizes.idle_tasks, False, sizes.idle_seconds)]
         if sizes.idle_finished:
+            stores.insert(0, ("idle finished", sizes.idle_tasks, True, sizes.idle_seconds))
+        stores.append(("big paused", sizes.big_tasks, False, sizes.big_seconds))
+        for label, n, finished, seconds in stores:
+            paused = not finished  # nothing to do: every task finished, or polling paused
             runs.append(
-                scenario_store(folder, "idle finished", sizes.idle_tasks, finished=True,
-                               paused=False, **idle)
-            )  # fmt: skip
-        runs.append(
-            scenario_store(folder, "idle paused", sizes.idle_tasks, finished=False, paused=True,
-                           **idle)
-        )  # fmt: skip
-        runs.append(
-            scenario_store(folder, "big paused", sizes.big_tasks, finished=False, paused=True,
-                           seconds=sizes.big_seconds, warmup=sizes.warmup)
-        )  # fmt: skip
+                scenario_store(
+                    folder,
+                    label,
+                    n,
+                    finished=finished,
+                    paused=paused,
+                    seconds=seconds,
+                    warmup=sizes.warmup,
+                )
+            )
     return runs
 
 
@@ -566,6 +572,7 @@ def _mb(run: Run, key: str = "VmRSS") -> str:
 
 
 def report(runs: list[Run]) -> str:
+    """The figures as a table, each beside its target."""
     rows: list[tuple[str, str, str]] = []
 
     def row(label: str, figure: str, target: str = "") -> None:
@@ -580,8 +587,8 @@ def report(runs: list[Run]) -> str:
                 TARGET_OUTPUT,
             )
             if run.bytes_per_s is not None:
-                row("  median second / worst second", f"{_kib(run.median_second)} / "
-                    f"{_kib(run.worst_second)}")  # fmt: skip
+                seconds = f"{_kib(run.median_second)} / {_kib(run.worst_second)}"
+                row("  median second / worst second", seconds)
                 row("  by screen part, KiB/s", _parts(run))
                 row("  CPU of the app process (+ in-process simulator)", _pct(run.cpu))
                 row("  resident memory (+ simulator, video host)", _mb(run))
@@ -596,16 +603,18 @@ def report(runs: list[Run]) -> str:
                 _pct(run.cpu),
                 TARGET_IDLE_CPU if run.tasks <= 10_000 else "",
             )
-            row("  terminal output meanwhile", _kib(run.bytes_per_s)
-                + (f" ({_parts(run)})" if run.parts else ""))  # fmt: skip
+            where = f" ({_parts(run)})" if run.parts else ""
+            row("  terminal output meanwhile", _kib(run.bytes_per_s) + where)
             row(
                 f"  resident memory, {run.tasks:,} tasks (peak)",
                 f"{_mb(run)} ({_mb(run, 'VmHWM')})",
                 TARGET_RSS if run.tasks >= 100_000 else "",
             )
-        row("  first paint: header + a task row / whole store shown",
+        row(
+            "  first paint: header + a task row / whole store shown",
             f"{_s(run.first_paint)} / {_s(run.loaded)}",
-            "informative" if run.tasks >= 100_000 else "")  # fmt: skip
+            "informative" if run.tasks >= 100_000 else "",
+        )
         if run.error:
             row("  THE APP ENDED EARLY", run.error)
     row("children ended by", ", ".join(f"{run.label}: {run.ended_by}" for run in runs))

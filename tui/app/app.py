@@ -698,14 +698,19 @@ class SeedanceApp(App[int]):
         self._update_left_title()
         self.table.focus()
 
+    _left_title: str | None = None
+
     def _update_left_title(self) -> None:
         """The table's counts and filters, or the failures view's totals, above the list."""
         left = self.dashboard.query_one("#left")
         # Content, not str: a str title is parsed as markup, and these hold upstream text.
         if self.dashboard.query_one(ContentSwitcher).current == "failures":
-            left.border_title = Content(self.failures.title_text)
+            title = self.failures.title_text
         else:
-            left.border_title = Content(self._table_title)
+            title = self._table_title
+        if title != self._left_title:  # assigning a title repaints the whole panel
+            self._left_title = title
+            left.border_title = Content(title)
 
     # -- actions ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import datetime
 from typing import Protocol
 
@@ -69,10 +70,18 @@ def epoch(moment: datetime | None) -> float | None:
 
 
 def age_cell(start: float | None, now: float) -> str:
-    """Time since the task was created (k9s's AGE): empty when nobody knows when."""
+    """Time since the task was created (k9s's AGE): `<1m`, `4m`, `1h05m`, `2d03h`; empty when
+    nobody knows when. Whole minutes on purpose: a row's text then changes at most once a
+    minute, so a screen of ticking ages costs almost nothing over SSH (the detail pane has the
+    exact times)."""
     if start is None:
         return NO_VALUE
-    return compact_duration(now - start)
+    seconds = now - start
+    if not math.isfinite(seconds) or seconds < 60:
+        return "<1m"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    return compact_duration(seconds)
 
 
 def progress_cell(progress: int | None) -> str:
@@ -149,13 +158,14 @@ def size_cell(num_bytes: float) -> str:
 
 
 def next_poll_cell(at: float | None, now: float, state: State) -> str:
-    """`in 12s`, `due`, or nothing for a finished task (it is never polled again)."""
+    """The local clock time of the task's next poll (`23:10:58`), `due` once it has passed, or
+    nothing for a finished task (it is never polled again). A time, not a countdown: the text
+    changes only when the task is rescheduled, not every second on every row."""
     if at is None or state.terminal:
         return NO_VALUE
-    wait = at - now
-    if wait < 1:
+    if at <= now:
         return "due"
-    return f"in {compact_duration(wait)}"
+    return time.strftime("%H:%M:%S", time.localtime(at))
 
 
 def download_cell(download: Download, progress: ProgressLike | None = None) -> str:

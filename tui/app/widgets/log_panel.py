@@ -150,10 +150,13 @@ class LogPanel(ScrollView, can_focus=True):
         self._update_title()
         self.refresh()
 
+    _title: str | None = None
+
     def _update_title(self) -> None:
-        self.border_title = Content(
-            f"log: {self.level} and up · {len(self._shown)} lines · L: level"
-        )
+        title = f"log: {self.level} and up · {len(self._shown)} lines · L: level"
+        if title != self._title:  # assigning a title repaints the whole panel
+            self._title = title
+            self.border_title = Content(title)
 
     def on_mount(self) -> None:
         self._update_title()

@@ -303,6 +303,7 @@ class SummaryBar(Static):
         # never changes again, kept it that way.)
         super().__init__(BLANK, **kwargs)  # type: ignore[arg-type]
         self._last: tuple[str, tuple[object, ...]] | None = None
+        self._lines = -1
         self._data: SummaryData | None = None
 
     def on_resize(self) -> None:
@@ -316,6 +317,9 @@ class SummaryBar(Static):
         signature = (content.plain, tuple(content.spans))
         if signature == self._last:
             return False
+        lines = content.plain.count("\n")
+        # Re-layout only when the height changes: a re-layout repaints neighbours' scrollbars.
+        self.update(content, layout=lines != self._lines)
         self._last = signature
-        self.update(content)
+        self._lines = lines
         return True

@@ -520,7 +520,8 @@ class TaskTable(ScrollView, can_focus=True):
             x = cx + cwidth
         if x < width:
             append(Segment(" " * (width - x), base if cursor is None else base + cursor))
-        strip = Strip(segments)
+        # one segment per run of one style: fewer colour codes written per row over SSH
+        strip = Strip(segments).simplify()
         return strip.crop(0, width) if x > width else strip
 
     def _header_strip(self, layout: Layout, width: int) -> Strip:
