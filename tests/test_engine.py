@@ -63,3 +63,34 @@ async def test_poll_once_respects_min_interval(tmp_path: Path) -> None:
             assert task.state in (State.QUEUED, State.RUNNING)
         finally:
             await engine.aclose()
+
+
+async def test_a_refused_video_url_is_refreshed_by_one_more_poll(tmp_path: Path) -> None:
+    from tui.core.model import DownloadState
+    from tui.sim.video_host import VideoHost
+
+    with VideoHost() as host, Simulator(keys=KEYS, video_host=host) as sim:
+        task_id = sim.add_task("newapi", queue_s=0.0, run_s=0.2, video_bytes=20_000)
+        host.faults.add(sim.task(task_id).video_name, "forbid", times=1)  # one 403
+        config = config_for(sim, tmp_path)
+        config = Config(
+            providers=config.providers,
+            download=DownloadConfig(enabled=True, dir=tmp_path / "videos"),
+            ui=config.ui,
+            path=None,
+        )
+        with Store.open(tmp_path / "tasks.db") as store:
+            store.add_tasks("anyfast", [task_id], batch=None, now=datetime.now(UTC))
+            await asyncio.sleep(0.3)  # finished at the provider before the first poll
+            engine = Engine(store, config)
+            try:
+                await asyncio.wait_for(engine.run(until_done=True), timeout=30)
+            finally:
+                await engine.aclose()
+            task = store.get("anyfast", task_id)
+        assert task is not None and task.state is State.SUCCEEDED
+        assert task.download.state is DownloadState.DONE and task.download.bytes == 20_000
+        # one poll saw it finished, exactly one more asked for a fresh URL after the 403
+        assert len(sim.requests_for(task_id=task_id)) == 2
+        assert [r.status for r in host.requests][:1] == [403]
+        assert not any(r.has_auth for r in host.requests)
