@@ -659,19 +659,24 @@ async def test_demo_plays_a_batch_on_the_simulator() -> None:
         assert app.return_code == 0
 
 
-async def test_demo_with_a_frozen_clock_draws_the_same_screen_twice() -> None:
+def still_demo(tasks: int):
+    """The demo on a frozen clock with its first answers in: nothing moves, same every run."""
     from tui.app.demo import DemoSession
     from tui.core.clock import FrozenClock
 
+    return DemoSession(
+        tasks=tasks,
+        seed=11,
+        clock=FrozenClock(1_777_288_500.0),
+        prefill=True,
+        app_options={"watch_terminal": False},
+    )
+
+
+async def test_demo_with_a_frozen_clock_draws_the_same_screen_twice() -> None:
     screens = []
     for _ in range(2):
-        with DemoSession(
-            tasks=30,
-            seed=11,
-            clock=FrozenClock(1_777_288_500.0),
-            prefill=True,
-            app_options={"watch_terminal": False},
-        ) as session:
+        with still_demo(tasks=30) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
                 await pilot.pause(0.3)
@@ -706,18 +711,9 @@ async def log_as_read(pilot, app: SeedanceApp) -> list[str]:
 async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
     """The still demo (screenshots) polls one provider after another: its log reads in the same
     order on every run, each provider's first answers together (never interleaved)."""
-    from tui.app.demo import DemoSession
-    from tui.core.clock import FrozenClock
-
     logs = []
     for _ in range(2):
-        with DemoSession(
-            tasks=60,
-            seed=11,
-            clock=FrozenClock(1_777_288_500.0),
-            prefill=True,
-            app_options={"watch_terminal": False},
-        ) as session:
+        with still_demo(tasks=60) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
                 for _ in range(100):  # until the log has every event and the pause notice

@@ -467,9 +467,7 @@ class SeedanceApp(App[int]):
         with self.batch_update():
             changed: set[Key] = set()
             if batch.reload is not None:
-                self.index.load(batch.reload)
-                self.stats.load(batch.reload)
-                self.table.reload()
+                self._show_tasks(batch.reload)
             if batch.removed:
                 changed |= self.index.remove(batch.removed)
                 self.stats.remove(batch.removed)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import httpx
@@ -64,7 +65,6 @@ class Engine:
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._filter: TaskFilter | None = None
         self._downloader: Downloader | None = None
         if download and config.download.enabled:
             self._downloader = Downloader(
@@ -120,20 +120,16 @@ class Engine:
         """Epoch seconds (engine clock) of the task's next poll, None if it has none."""
         return self._queue.due_at((provider, task_id))
 
-    def live_keys(self) -> list[Key]:
-        return [key for key, task in self._tasks.items() if task.state in LIVE_STATES]
-
     # ------------------------------------------------------------------ running
 
     async def run(self, flt: TaskFilter | None = None, *, until_done: bool = False) -> None:
         """Poll the selected tasks until cancelled or, with `until_done`, until every one of them
         is terminal (or cannot be polled) and every finished video is kept."""
-        self._filter = flt
         self._load(flt)
         background: list[asyncio.Task[None]] = []
         if self._downloader is not None:
             background.append(asyncio.create_task(self._downloader.run(), name="downloads"))
-            for task in self.store.query(_succeeded(flt)):
+            for task in self.store.query(_with_states(flt, {State.SUCCEEDED})):
                 self._offer_download(task)
         lanes = {
             name: asyncio.create_task(self._dispatch(name), name=f"poll:{name}")
@@ -147,10 +143,6 @@ class Engine:
             else:
                 await asyncio.Event().wait()
         finally:
-            for lane in lanes.values():
-                lane.cancel()
-            for task in background:
-                task.cancel()
             await _quietly_gather([*lanes.values(), *background, *self._inflight])
 
     async def poll_once(self, flt: TaskFilter | None = None) -> None:
@@ -190,9 +182,8 @@ class Engine:
     async def add(self, provider: str, ids: Sequence[str], batch: str | None = None) -> AddResult:
         """Track new ids and poll them soon."""
         result = self.store.add_tasks(provider, ids, batch=batch, now=utc(self.clock.now()))
-        for task_id in ids:
-            task = self.store.get(provider, task_id, with_raw=False)
-            if task is not None and (provider, task_id) not in self._tasks:
+        for task in self.store.query(TaskFilter(provider=provider, ids=frozenset(ids))):
+            if task.key not in self._tasks:  # one query for the lot, not one per id
                 self._track(task)
                 self._notify_task(task)
         self._ensure_lane(provider)
@@ -217,12 +208,8 @@ class Engine:
 
     def _load(self, flt: TaskFilter | None) -> list[Key]:
         """Track the live tasks `flt` selects (those not tracked yet); their keys, in order."""
-        live = TaskFilter(
-            states=frozenset(LIVE_STATES) & (flt.states if flt and flt.states else LIVE_STATES),
-            provider=flt.provider if flt else None,
-            batch=flt.batch if flt else None,
-            ids=flt.ids if flt else None,
-        )
+        wanted = flt.states if flt and flt.states else LIVE_STATES
+        live = _with_states(flt, LIVE_STATES & wanted)
         selected = []
         for task in self.store.query(live):
             if task.key not in self._tasks:
@@ -231,8 +218,12 @@ class Engine:
         return selected
 
     def _track(self, task: Task) -> None:
+        """Remember a live task and schedule it. Only live tasks are kept in memory: a finished
+        one is never polled again (its fresh-URL re-poll reads the store)."""
+        if task.terminal:
+            return
         self._tasks[task.key] = task
-        if task.state in LIVE_STATES and self._client(task.provider) is not None:
+        if self._client(task.provider) is not None:
             now = self.clock.now()
             if task.last_polled_at is None:
                 due = now + self._rng.uniform(0, 1.0)  # new tasks: soon, but not in lockstep
@@ -246,7 +237,7 @@ class Engine:
         self._wake_lane(task.provider)
 
     def _providers_with_work(self) -> list[str]:
-        return sorted({task.provider for task in self._tasks.values() if not task.terminal})
+        return sorted({task.provider for task in self._tasks.values()})
 
     def _ensure_lane(self, provider: str) -> None:
         """A lane for a provider that got its first task after `run` started."""
@@ -384,7 +375,10 @@ class Engine:
 
     def _save(self, task: Task, events: Sequence[Event]) -> None:
         self.store.save(task, events)
-        self._tasks[task.key] = task
+        if task.terminal:
+            self._tasks.pop(task.key, None)
+        else:
+            self._tasks[task.key] = task
         self._notify_task(task)
         for event in events:
             self._notify_event(event)
@@ -437,10 +431,8 @@ class Engine:
             await asyncio.sleep(0.1)
 
     def _has_pollable_work(self) -> bool:
-        return any(
-            task.state in LIVE_STATES and task.provider not in self._refused
-            for task in self._tasks.values()
-        )
+        """Is any live task left that a provider will answer for? (Only live tasks are kept.)"""
+        return any(task.provider not in self._refused for task in self._tasks.values())
 
     def _event(
         self, kind: str, provider: str | None = None, task_id: str | None = None, **data: object
@@ -471,13 +463,9 @@ class Engine:
                 log.exception("a task subscriber failed")
 
 
-def _succeeded(flt: TaskFilter | None) -> TaskFilter:
-    return TaskFilter(
-        states=frozenset({State.SUCCEEDED}),
-        provider=flt.provider if flt else None,
-        batch=flt.batch if flt else None,
-        ids=flt.ids if flt else None,
-    )
+def _with_states(flt: TaskFilter | None, states: Iterable[State]) -> TaskFilter:
+    """`flt` (or everything) narrowed to `states`."""
+    return dataclasses.replace(flt or TaskFilter(), states=frozenset(states))
 
 
 def _epoch(moment: datetime | None) -> float:

@@ -144,7 +144,9 @@ def _sql_in(column: str, words: Iterable[str], otherwise: str) -> str:
 # The contract's task object built by SQLite's JSON1, in C: the same object as `_json_from_row`
 # (tests hold them equal), ~3x faster for `status --json` over 100,000 tasks. `raw` is the
 # stored body (always JSON text), embedded with json() so it is validated, never re-encoded.
-_TASK_JSON_SQL = f"""json_object(
+def _task_json_sql(raw: str) -> str:
+    """The task object as one SQLite expression; `raw` is the SQL for its body."""
+    return f"""json_object(
     'provider', t.provider, 'id', t.id, 'batch', t.batch,
     'state', {_sql_in("state", _STATES, "unknown")},
     'upstream_status', t.upstream_status, 'model', t.model, 'progress', t.progress,
@@ -165,11 +167,14 @@ _TASK_JSON_SQL = f"""json_object(
     'download', json_object('state', {_sql_in("download_state", _DOWNLOAD_STATES, "none")},
                             'path', t.download_path, 'bytes', t.download_bytes,
                             'error', t.download_error),
-    'raw', json(s.body))"""
+    'raw', {raw})"""
+
+
 _SELECT_JSON = (
-    f"SELECT t.pk, {_TASK_JSON_SQL} FROM tasks t LEFT JOIN snapshots s ON s.seq = t.raw_seq"
+    f"SELECT t.pk, {_task_json_sql('json(s.body)')} FROM tasks t"
+    " LEFT JOIN snapshots s ON s.seq = t.raw_seq"
 )
-_SELECT_JSON_NO_RAW = f"SELECT t.pk, {_TASK_JSON_SQL.replace('json(s.body)', 'NULL')} FROM tasks t"
+_SELECT_JSON_NO_RAW = f"SELECT t.pk, {_task_json_sql('NULL')} FROM tasks t"
 
 # What `save` writes: every column except the key (provider, id), the download columns (owned
 # by set_download) and added_at (written only when the task carries one).
@@ -626,7 +631,7 @@ class Store:
         """Each task's contract object as one line of JSON text (no newline), in added order:
         the streaming `status --json` / `export --format json|jsonl` path.
 
-        SQLite builds each object (`_TASK_JSON_SQL`), so 100,000 bodies are never parsed
+        SQLite builds each object (`_task_json_sql`), so 100,000 bodies are never parsed
         into Python objects, and memory stays flat. `json.loads(line)` equals
         `task.to_json()`; whitespace and non-ASCII escapes differ from `json.dumps`.
         Rows are read `chunk` at a time by added order, so nothing is read twice; a task

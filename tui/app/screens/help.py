@@ -41,6 +41,15 @@ def key_display(keys: list[str]) -> str:
     return ", ".join(shown)
 
 
+def _key_line(keys: str, description: str, binding_id: str) -> Content:
+    """One row of the key list: keys, what they do, the id to remap them by."""
+    return Content.assemble(
+        (f"  {keys:<14}", "bold $primary"),
+        (f"{description:<24}", ""),
+        (f"id: {binding_id}", "$foreground-muted"),
+    )
+
+
 def _table_bindings() -> list[Binding]:
     """The task table's own keys (cursor, sort, follow), read from the widget itself."""
     from tui.app.widgets.task_table import TaskTable
@@ -59,24 +68,12 @@ def help_content(
             if spec.group != group:
                 continue
             keys = key_display(effective_keys(spec, keymap))
-            lines.append(
-                Content.assemble(
-                    (f"  {keys:<14}", "bold $primary"),
-                    (f"{spec.description:<24}", ""),
-                    (f"id: {spec.id}", "$foreground-muted"),
-                )
-            )
+            lines.append(_key_line(keys, spec.description, spec.id))
         lines.append(Content(""))
     lines.append(Content.styled("Table", heading))
     for binding in _table_bindings():
         keys = key_display(keymap.get(binding.id, binding.key).split(","))
-        lines.append(
-            Content.assemble(
-                (f"  {keys:<14}", "bold $primary"),
-                (f"{binding.description:<24}", ""),
-                (f"id: {binding.id}", "$foreground-muted"),
-            )
-        )
+        lines.append(_key_line(keys, binding.description, binding.id or ""))
     lines.append(Content(""))
     lines.append(Content.styled("States", heading))
     for state, words in _STATE_WORDS.items():
