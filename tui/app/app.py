@@ -42,6 +42,7 @@ from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from tui.app import keymap as keys
+from tui.app import lean_updates
 from tui.app.clipboard import copy_text
 from tui.app.feeds import COMMAND, FeedBatch, LiveFeed, ViewerFeed, open_feed
 from tui.app.task_view import STATE_RANK, TaskIndex
@@ -61,13 +62,14 @@ if TYPE_CHECKING:
 
 Key = tuple[str, str]
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-FLUSH_INTERVAL = 0.25  # seconds between applying collected changes (at most 4 repaints a second)
+FLUSH_INTERVAL = 1.0  # seconds between applying the engine's changes: one repaint a second
 EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal went away (everything was saved)
 EXIT_TERM = 143  # 128 + SIGTERM
 EXIT_GRACE = 5.0  # seconds a graceful exit may take once the terminal is gone
 PROGRESSIVE_LOAD_ABOVE = 5_000  # a store larger than this is shown in two steps
 FIRST_PAGE = 200  # tasks shown at once from a large store (more than a screenful)
 _C1 = re.compile(r"[\x7f-\x9f]")
+lean_updates.install()  # only changed cells reach the terminal, colour codes only when they change
 
 
 def _json_for_copy(raw: Any) -> str:
@@ -323,8 +325,7 @@ class SeedanceApp(App[int]):
                 title="Viewer mode",
                 markup=False,
             )
-        self.set_interval(FLUSH_INTERVAL, self._apply_pending)
-        self.set_interval(1.0, self._tick)
+        self.set_interval(FLUSH_INTERVAL, self._tick)
         self._tick()
         self._check_size()
         if self.handle_signals or (self.handle_signals is None and not self.is_headless):
@@ -560,15 +561,19 @@ class SeedanceApp(App[int]):
         )
 
     def _tick(self) -> None:
-        """Once a second: throughput sample, summary, relative times in the table."""
-        counts = self.index.counts()
-        terminal = sum(n for state, n in counts.items() if state in TERMINAL_STATES)
-        self.stats.sample(self.clock.now(), terminal)
-        self._read_progress()
-        self._sync_running_downloads()
-        self._refresh_summary()
-        with contextlib.suppress(Exception):
-            self.table.tick()
+        """Once a second, in one repaint: what the engine changed, the throughput sample, the
+        summary and the table's relative times. (Over SSH each repaint costs bytes: applying
+        changes 4 times a second wrote 20 KiB/s while 10,000 tasks were polled.)"""
+        with self.batch_update():
+            self._apply_pending()
+            counts = self.index.counts()
+            terminal = sum(n for state, n in counts.items() if state in TERMINAL_STATES)
+            self.stats.sample(self.clock.now(), terminal)
+            self._read_progress()
+            self._sync_running_downloads()
+            self._refresh_summary()
+            with contextlib.suppress(Exception):
+                self.table.tick()
 
     def summary_data(self) -> SummaryData:
         counts = self.index.counts()
@@ -838,6 +843,7 @@ class SeedanceApp(App[int]):
         except Exception as exc:
             self._warn(f"could not poll {key[1]}: {exc}")
             return
+        self._apply_pending()  # the user asked: show the answer now, not at the next tick
         self.notify(f"{key[1]}: {said}", title="Poll", markup=False)
 
     def action_toggle_pause(self) -> None:

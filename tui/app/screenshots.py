@@ -68,8 +68,7 @@ async def wait_ready(pilot: Pilot[Any]) -> None:
         found = app.screen_stack[0].query(SummaryBar) if app.screen_stack else ()
         summary = next(iter(found), None)
         if summary is not None and summary.is_mounted:  # the pilot starts before the screen
-            shown = summary.content
-            text = getattr(shown, "plain", str(shown))
+            text = summary.text
             rows, lines = summary.size.height, text.count("\n") + 1
             if text and " idle" not in text and rows >= lines:
                 break

@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
 
+from tui.app.widgets.line_diff import DrawnLines
 from tui.core.clean import clean_line
 from tui.core.model import Event
 from tui.output import event_line as output_event_line
@@ -108,6 +109,7 @@ class LogPanel(ScrollView, can_focus=True):
         self._entries: deque[LogEntry] = deque(maxlen=max_lines)
         self._shown: deque[LogEntry] = deque(maxlen=max_lines)
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+        self._drawn = DrawnLines()
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -124,12 +126,44 @@ class LogPanel(ScrollView, can_focus=True):
                 self._shown.append(entry)
                 added = True
         if added:
-            self._strips.clear()
-            self.virtual_size = Size(0, len(self._shown))
-            if follow:
-                self.scroll_end(animate=False, x_axis=False)
-            self.refresh()
+            self._strips.clear()  # cached by index, and a full ring shifts every index
+            self._set_line_count(len(self._shown))
+            bottom = max(0, len(self._shown) - self.scrollable_content_region.height)
+            if follow and bottom != self.scroll_y:
+                # immediate: no wait for a layout (the size is already set); repaints through
+                # watch_scroll_y
+                self.scroll_to(y=bottom, animate=False, immediate=True)
+            else:
+                self._repaint_changed()
         self._update_title()
+
+    def _set_line_count(self, count: int) -> None:
+        """Grow the scrollable height. Assigning `virtual_size` re-lays out the whole screen
+        (and repaints every scrollbar on it); only the scrollbar's coming or going needs that."""
+        size = Size(0, count)
+        if size == self.virtual_size:
+            return
+        bar = count > self.scrollable_content_region.height
+        if not self.is_mounted or bar != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return
+        self.set_reactive(LogPanel.virtual_size, size)
+        if bar:
+            self.vertical_scrollbar.window_virtual_size = count
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = new_value
+        if round(old_value) != round(new_value):
+            self._repaint_changed()
+
+    def _repaint_changed(self) -> None:
+        """Send only the cells that read differently now (a scrolled line keeps its time
+        prefix and its blank tail): about half the bytes of repainting the panel."""
+        for y in range(self.scrollable_content_region.height):
+            regions = self._drawn.regions(y, self._line_strip(y))
+            if regions:
+                self.refresh(*regions)
 
     def lines(self) -> list[str]:
         """The shown lines as plain text (what the user reads), oldest first."""
@@ -145,6 +179,7 @@ class LogPanel(ScrollView, can_focus=True):
             (e for e in self._entries if _LEVEL_RANK[e.level] >= rank), self.max_lines
         )
         self._strips.clear()
+        self._drawn.forget()
         self.virtual_size = Size(0, len(self._shown))
         self.scroll_end(animate=False, x_axis=False)
         self._update_title()
@@ -153,7 +188,8 @@ class LogPanel(ScrollView, can_focus=True):
     _title: str | None = None
 
     def _update_title(self) -> None:
-        title = f"log: {self.level} and up · {len(self._shown)} lines · L: level"
+        # No line count in it: a new count each second would repaint the border row (~360 B).
+        title = f"log: {self.level} and up · L: level"
         if title != self._title:  # assigning a title repaints the whole panel
             self._title = title
             self.border_title = Content(title)
@@ -163,15 +199,20 @@ class LogPanel(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
+        self._drawn.forget()
         self.virtual_size = Size(0, len(self._shown))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._drawn.forget()
 
     # -- drawing ----------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        return self._drawn.drawn(y, self._line_strip(y))
+
+    def _line_strip(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if index >= len(self._shown) or width <= 0:

@@ -8,7 +8,7 @@
 4. each provider's health (ok, backing off, auth failed, down) with its reason.
 
 `BatchStats` (pure) keeps the sums incrementally, so a burst of 1,000 changed tasks costs 1,000
-dictionary updates, never a scan of 100,000 tasks. The bar redraws only when its text changed
+dictionary updates, never a scan of 100,000 tasks. The bar repaints only the cells that changed
 (a 1 Hz refresh over SSH costs bytes).
 """
 
@@ -19,9 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from textual.content import Content
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widget import Widget
 
 from tui.app.format import compact_duration, count_cell, size_cell
+from tui.app.widgets.line_diff import DrawnLines
 from tui.core.model import TERMINAL_STATES, DownloadState, State, Task
 
 Key = tuple[str, str]
@@ -289,8 +293,13 @@ def summary_content(data: SummaryData, width: int | None = None) -> Content:
     return Content("\n").join(lines)
 
 
-class SummaryBar(Static):
-    """The top of the dashboard; redraws only when what it says changed."""
+class SummaryBar(Widget):
+    """The top of the dashboard; repaints only the cells whose text or colour changed.
+
+    A line-API widget rather than a `Static`: a `Static` repaints all four lines whenever a
+    count moves, ~1.7 KiB a second over SSH while a batch runs; this one sends the changed
+    cells (`line_diff`), and re-lays out only when the number of lines changes.
+    """
 
     DEFAULT_CSS = """
     SummaryBar { height: auto; padding: 0 1; background: $boost; }
@@ -301,25 +310,64 @@ class SummaryBar(Static):
         # four rows. (The first `show()` runs in the app's on_ready, after that layout; starting
         # from "" the first frame drew one row and a viewer over a finished batch, whose text
         # never changes again, kept it that way.)
-        super().__init__(BLANK, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._content = Content(BLANK)
         self._last: tuple[str, tuple[object, ...]] | None = None
-        self._lines = -1
         self._data: SummaryData | None = None
+        self._strips: list[Strip] = []
+        self._strips_width = -1
+        self._drawn = DrawnLines()
+
+    @property
+    def text(self) -> str:
+        """What the bar says, as plain text."""
+        return self._content.plain
 
     def on_resize(self) -> None:
+        self._drawn.forget()
         if self._data is not None:  # the first line is laid out for the width
             self.show(self._data)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = []  # a theme switch changes every colour
+        self._drawn.forget()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines_for(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        strips = self._lines_for(width)
+        strip = strips[y] if y < len(strips) else Strip.blank(width, self.rich_style)
+        return self._drawn.drawn(y, strip)
+
+    def _lines_for(self, width: int) -> list[Strip]:
+        if width != self._strips_width or not self._strips:
+            self._strips = Visual.to_strips(
+                self, self._content, max(width, 1), None, self.visual_style, pad=True
+            )
+            self._strips_width = width
+        return self._strips
 
     def show(self, data: SummaryData) -> bool:
         """Update from `data`; returns True when the screen had to change."""
         self._data = data
-        content = summary_content(data, self.content_size.width or None)
+        width = self.content_size.width
+        content = summary_content(data, width or None)
         signature = (content.plain, tuple(content.spans))
         if signature == self._last:
             return False
-        lines = content.plain.count("\n")
-        # Re-layout only when the height changes: a re-layout repaints neighbours' scrollbars.
-        self.update(content, layout=lines != self._lines)
         self._last = signature
-        self._lines = lines
+        self._content = content
+        height = len(self._strips)
+        self._strips = []
+        strips = self._lines_for(width)
+        if len(strips) != height or not width:
+            self.refresh(layout=True)  # a line more or less: the table below moves
+            return True
+        for y, strip in enumerate(strips):
+            regions = self._drawn.regions(y, strip)
+            if regions:
+                self.refresh(*regions)
         return True

@@ -32,6 +32,7 @@ from textual.strip import Strip
 
 from tui.app import format as fmt
 from tui.app.task_view import SORT_COLUMNS, Key, TaskIndex, TaskView, ViewSpec
+from tui.app.widgets.line_diff import DrawnLines
 from tui.core.clean import clean_line
 from tui.core.model import DownloadState, State, Task
 
@@ -159,7 +160,6 @@ _DOWNLOAD_CLASS = {
     DownloadState.FAILED: "task-table--failed",
     DownloadState.EXPIRED: "task-table--expired",
 }
-_TICK_COLUMNS = ("age", "next_poll", "download")  # the order of `_tick_texts`
 
 
 def _safe(text: str | None) -> str:
@@ -279,6 +279,10 @@ class TaskTable(ScrollView, can_focus=True):
         self._layout_for: tuple[int, bool] | None = None  # (width, downloads) of `_layout`
         # screen line -> (key, version, selected, tick texts) of what is drawn there now
         self._drawn: dict[int, tuple[Key, int, bool, tuple[str, ...]]] = {}
+        # ... and the strip itself, to send only the cells that change (line_diff)
+        self._sent = DrawnLines()
+        # screen line -> what a partial repaint was computed from: the frame draws exactly that
+        self._pending: dict[int, tuple[Key, int, bool, tuple[str, ...]]] = {}
         self._frame_now: float | None = None
         self._posted_view: tuple[int, int, ViewSpec] | None = None
 
@@ -371,24 +375,15 @@ class TaskTable(ScrollView, can_focus=True):
         """Redraw visible rows whose relative times or download progress read differently now.
 
         Meant to be called once a second; costs a few string formats per visible row and
-        repaints nothing when nothing reads differently.
+        repaints nothing when nothing reads differently (only the cells that do, otherwise).
         """
         if not self._drawn:
             return
         now = self.now()
-        spans = {column.name: (x, width) for column, x, width in self._current_layout()}
         for y, (key, _version, _selected, ticks) in list(self._drawn.items()):
             task = self.index.get(key)
-            if task is None:
-                continue
-            fresh = self._tick_texts(key, task, now)
-            if fresh == ticks:
-                continue
-            # Only the cells that read differently go to the terminal (cheap over SSH).
-            for name, old, new in zip(_TICK_COLUMNS, ticks, fresh, strict=True):
-                if old != new and name in spans:
-                    x, width = spans[name]
-                    self.refresh(Region(x, y, width, 1))
+            if task is not None and self._tick_texts(key, task, now) != ticks:
+                self._repaint_line(y, now)
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -435,6 +430,8 @@ class TaskTable(ScrollView, can_focus=True):
         page = self._page_height()
         for y in [y for y in self._drawn if y > page]:
             del self._drawn[y]
+        self._sent.forget()  # the whole table is drawn again
+        self._pending.clear()
         self.call_after_refresh(self._scroll_cursor_into_view)
 
     def on_click(self, event: events.Click) -> None:
@@ -458,6 +455,7 @@ class TaskTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         # A theme switch changes every colour: cached strips are stale.
         self._strips.clear()
+        self._sent.forget()
         super().notify_style_update()
 
     # --- rendering -----------------------------------------------------------------------------
@@ -470,31 +468,62 @@ class TaskTable(ScrollView, can_focus=True):
             self._frame_now = None
 
     def render_line(self, y: int) -> Strip:
+        now = self._frame_now if self._frame_now is not None else self.now()
+        strip, drawn = self._line(y, now, self._pending.pop(y, None))
+        if drawn is None:
+            self._drawn.pop(y, None)
+        else:
+            self._drawn[y] = drawn
+        return self._sent.drawn(y, strip)
+
+    def _line(
+        self, y: int, now: float, pending: tuple[Key, int, bool, tuple[str, ...]] | None = None
+    ) -> tuple[Strip, tuple[Key, int, bool, tuple[str, ...]] | None]:
+        """Screen line `y` and what it shows: (key, version, selected, tick texts), None for
+        the header and blank lines. With `pending` (what a partial repaint computed for this
+        line) still true, its tick texts are used, so the frame matches the diff exactly."""
         layout = self._current_layout()
         width = self.scrollable_content_region.width
         if y == 0:
-            return self._header_strip(layout, width)
+            return self._header_strip(layout, width), None
         position = self.scroll_offset.y + y - 1
         view = self._view
         if position >= len(view):
-            self._drawn.pop(y, None)
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.rich_style), None
         key = view[position]
         task = self.index.get(key)
         if task is None:  # removed from the index, not yet folded into the view
-            self._drawn.pop(y, None)
-            return Strip.blank(width, self.rich_style)
-        now = self._frame_now if self._frame_now is not None else self.now()
-        ticks = self._tick_texts(key, task, now)
+            return Strip.blank(width, self.rich_style), None
         selected = position == self._cursor
         version = self.index.version(key)
-        self._drawn[y] = (key, version, selected, ticks)
+        if pending is not None and pending[:3] == (key, version, selected):
+            ticks = pending[3]
+        else:
+            ticks = self._tick_texts(key, task, now)
         cache_key = (key, version, width, layout, selected, self.has_focus, ticks)
         strip = self._strips.get(cache_key)
         if strip is None:
             strip = self._row_strip(task, ticks, layout, width, selected)
             self._strips[cache_key] = strip
-        return strip
+        return strip, (key, version, selected, ticks)
+
+    def _repaint_line(self, y: int, now: float | None = None) -> None:
+        """Send the cells of screen line `y` that read differently now, and only those."""
+        strip, drawn = self._line(y, self.now() if now is None else now)
+        regions = self._sent.regions(y, strip)
+        if regions:
+            if drawn is not None:
+                self._pending[y] = drawn
+            self.refresh(*regions)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """A scroll repaints only what reads differently (ScrollView repaints everything)."""
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = new_value
+        if round(old_value) != round(new_value):
+            now = self.now()
+            for y in range(1, self._page_height() + 1):
+                self._repaint_line(y, now)
 
     def _row_strip(
         self, task: Task, ticks: tuple[str, ...], layout: Layout, width: int, selected: bool
@@ -677,17 +706,17 @@ class TaskTable(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         keys = self._view.window(top, top + page)
         version = self.index.version
+        now = self.now()
         for offset in range(page):
             y = offset + 1
             drawn = self._drawn.get(y)
             if offset >= len(keys):
                 if drawn is not None:
-                    self._refresh_screen_line(y)
+                    self._repaint_line(y, now)
                 continue
             key = keys[offset]
-            now = (key, version(key), top + offset == self._cursor)
-            if drawn is None or drawn[:3] != now:
-                self._refresh_screen_line(y)
+            if drawn is None or drawn[:3] != (key, version(key), top + offset == self._cursor):
+                self._repaint_line(y, now)
 
     def _post_view_changed(self) -> None:
         state = (len(self._view), len(self.index), self._view.spec)
