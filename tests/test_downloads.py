@@ -232,6 +232,31 @@ async def test_soonest_expiring_goes_first(tmp_path: Path, store: Store, host: V
     assert [e.id for e in kit.events] == ["video_soon", "video_middle", "video_late"]
 
 
+async def test_enqueue_many_marks_every_video_pending_in_one_transaction(
+    tmp_path: Path, store: Store, host: VideoHost
+) -> None:
+    """The engine's start offers every video not kept yet: one durable write for all of them
+    (not one fsync each); videos with nothing to do are skipped as `enqueue` skips them."""
+    waiting = [finished(store, host, f"video_w{n}", size=10 * KB) for n in range(3)]
+    no_url = finished(store, host, "video_nourl").evolve(video_url=None)
+    store.save(no_url)
+    mark, _ = store.changed_since(0)
+    kit = Kit(tmp_path, store, host)
+    assert kit.downloader.enqueue_many([*waiting, no_url]) == 3
+    after, changed = store.changed_since(mark)
+    assert after == mark + 1  # one transaction
+    assert sorted(t.id for t in changed) == ["video_w0", "video_w1", "video_w2"]
+    assert {t.download.state for t in changed} == {DownloadState.PENDING}
+    assert [t.download.path for t in changed] == [str(kit.path(t)) for t in changed]
+    assert kit.downloader.enqueue_many(waiting) == 3  # still queued: nothing new to write
+    assert store.changed_since(after)[1] == []
+    assert kit.downloader.pending() == 3
+    await kit.run()
+    assert {kit.download(t).state for t in waiting} == {DownloadState.DONE}
+    assert kit.downloader.enqueue_many(waiting) == 0  # kept now
+    assert [e.data["state"] for e in kit.events] == ["done"] * 3
+
+
 async def test_concurrency_limit_progress_and_totals(
     tmp_path: Path, store: Store, host: VideoHost
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,3 +95,50 @@ async def test_a_refused_video_url_is_refreshed_by_one_more_poll(tmp_path: Path)
         assert len(sim.requests_for(task_id=task_id)) == 2
         assert [r.status for r in host.requests][:1] == [403]
         assert not any(r.has_auth for r in host.requests)
+
+
+async def test_run_offers_exactly_the_videos_not_kept_yet(tmp_path: Path) -> None:
+    """At start the downloader is offered the succeeded tasks with a video URL whose download
+    is not done (it judges the rest itself), read in one go, and only within the filter."""
+    from tui.core.model import Download, DownloadState, Task
+
+    url = "https://v.example/{}.mp4"
+    cases = {
+        ("kyy", "video_new"): (State.SUCCEEDED, url, Download()),
+        ("kyy", "video_failed"): (State.SUCCEEDED, url, Download(DownloadState.FAILED)),
+        ("kyy", "video_pending"): (State.SUCCEEDED, url, Download(DownloadState.PENDING)),
+        ("kyy", "video_expired"): (State.SUCCEEDED, url, Download(DownloadState.EXPIRED)),
+        ("kyy", "video_done"): (State.SUCCEEDED, url, Download(DownloadState.DONE, "/v", 1)),
+        ("kyy", "video_no_url"): (State.SUCCEEDED, None, Download()),
+        ("kyy", "video_lost"): (State.FAILED, url, Download()),
+        ("anyfast", "task_new"): (State.SUCCEEDED, url, Download()),
+    }
+    offered: list[list[str]] = []
+    with Store.open(tmp_path / "tasks.db") as store:
+        for (provider, task_id), (state, video_url, download) in cases.items():
+            store.add_tasks(provider, [task_id], batch=None, now=datetime.now(UTC))
+            link = video_url.format(task_id) if video_url else None
+            store.save(Task(provider, task_id, state=state, video_url=link))
+            store.set_download(provider, task_id, download)
+        config = Config(
+            providers={},
+            download=DownloadConfig(enabled=True, dir=tmp_path / "videos"),
+            ui=UIConfig(),
+            path=None,
+        )
+        for flt in (None, TaskFilter(provider="kyy")):
+            engine = Engine(store, config)
+            downloader = engine.downloads()
+            assert downloader is not None
+
+            def record(tasks: Iterable[Task]) -> int:
+                offered.append([t.id for t in tasks])
+                return 0  # queue nothing: no video is fetched here
+
+            downloader.enqueue_many = record  # type: ignore[method-assign]
+            try:
+                await asyncio.wait_for(engine.run(flt, until_done=True), timeout=10)
+            finally:
+                await engine.aclose()
+    wanted = ["video_new", "video_failed", "video_pending", "video_expired"]
+    assert offered == [[*wanted, "task_new"], wanted]

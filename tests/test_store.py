@@ -353,6 +353,114 @@ def test_filters(store: Store) -> None:
     assert len(ids(TaskFilter(ids=big))) == 4
 
 
+def test_undownloaded_selects_the_videos_not_kept_yet(store: Store) -> None:
+    """Succeeded or not, only a video URL with a download that is not `done` is selected."""
+    url = "https://v.example/x.mp4"
+    cases = {
+        "video_none": (State.SUCCEEDED, url, Download()),
+        "video_pending": (State.SUCCEEDED, url, Download(DownloadState.PENDING, "/v/p.mp4")),
+        "video_failed": (State.SUCCEEDED, url, Download(DownloadState.FAILED, error="HTTP 500")),
+        "video_expired": (State.SUCCEEDED, url, Download(DownloadState.EXPIRED, error="gone")),
+        "video_done": (State.SUCCEEDED, url, Download(DownloadState.DONE, "/v/d.mp4", 10)),
+        "video_no_url": (State.SUCCEEDED, None, Download()),
+        "video_empty_url": (State.SUCCEEDED, "", Download()),
+        "video_running": (State.RUNNING, None, Download()),
+    }
+    store.add_tasks("kyy", list(cases), batch="b", now=T0)
+    store.add_tasks("anyfast", ["video_other"], batch=None, now=T0)
+    store.save(Task("anyfast", "video_other", state=State.SUCCEEDED, video_url=url))
+    for task_id, (state, video_url, download) in cases.items():
+        store.save(Task("kyy", task_id, batch="b", state=state, video_url=video_url))
+        store.set_download("kyy", task_id, download)
+
+    def ids(flt: TaskFilter) -> list[str]:
+        return [t.id for t in store.query(flt)]
+
+    wanted = ["video_none", "video_pending", "video_failed", "video_expired"]
+    assert ids(TaskFilter(undownloaded=True)) == [*wanted, "video_other"]
+    assert ids(TaskFilter(undownloaded=True, provider="kyy")) == wanted
+    assert ids(TaskFilter(undownloaded=True, batch="b")) == wanted
+    assert store.counts(TaskFilter(undownloaded=True))[State.SUCCEEDED] == 5
+
+
+def test_set_downloads_writes_all_in_one_durable_transaction(store: Store) -> None:
+    store.add_tasks("kyy", ["video_1", "video_2", "video_3"], batch=None, now=T0)
+    mark, seen = store.changed_since(0)
+    assert len(seen) == 3
+    pending = Download(DownloadState.PENDING, "/v/video_1.mp4")
+    failed = Download(DownloadState.FAILED, "/v/video_2.mp4", None, "HTTP 403")
+    store.set_downloads([("kyy", "video_1", pending), ("kyy", "video_2", failed)])
+    store.set_downloads([])  # nothing to write: no transaction at all
+    assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    after, changed = store.changed_since(mark)
+    assert after == mark + 1  # one transaction for both
+    assert {t.id: t.download for t in changed} == {"video_1": pending, "video_2": failed}
+    got = store.get("kyy", "video_3")
+    assert got is not None and got.download == Download()
+
+
+def test_a_bulk_read_shares_equal_values_and_stays_exact(store: Store) -> None:
+    """Tasks read together share their equal values (one object, not 100,000 copies: the
+    dashboard's memory) and still equal what each task reads alone, field by field."""
+    ids = [f"video_{i}" for i in range(40)]
+    store.add_tasks("kyy", ids, batch="spring", now=T0)
+    for i, task_id in enumerate(ids):
+        failed = i % 4 == 3
+        store.save(
+            Task(
+                "kyy",
+                task_id,
+                batch="spring",
+                state=State.FAILED if failed else State.SUCCEEDED,
+                upstream_status="FAILURE" if failed else "SUCCESS",
+                model="doubao-seedance-2-0-260128",
+                created_at=T0 + timedelta(seconds=i % 3),
+                finished_at=T0 + timedelta(minutes=3, microseconds=i),  # never repeats
+                duration=5.0,
+                resolution="720p",
+                tokens=Tokens(108900, 108900, None) if i % 2 else Tokens(),
+                failure=Failure("Sensitive", "real people") if failed else None,
+                polls=3,
+                last_polled_at=T0 + timedelta(minutes=4),
+            )
+        )
+    store.set_download("kyy", "video_0", Download(error="disk gone"))
+    tasks = store.query()
+    assert tasks == [store.get("kyy", task_id, with_raw=False) for task_id in ids]
+    first, second = tasks[1], tasks[13]
+    for name in ("provider", "batch", "upstream_status", "model", "added_at", "duration"):
+        assert getattr(first, name) is getattr(second, name), name
+    assert first.created_at is second.created_at  # same second: one datetime
+    assert first.tokens is second.tokens and tasks[0].tokens is tasks[2].tokens
+    assert tasks[3].failure is tasks[7].failure
+    assert first.finished_at != second.finished_at
+    assert tasks[0].download == Download(error="disk gone")
+
+
+def test_a_bulk_read_is_exact_however_small_its_caches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared-value caches are emptied when they grow; what is read does not change."""
+    from tui.core import store as store_module
+
+    ids = [f"video_{i}" for i in range(30)]
+    store.add_tasks("kyy", ids, batch=None, now=T0)
+    for i, task_id in enumerate(ids):
+        store.save(
+            full_task("kyy", task_id).evolve(
+                model=f"model-{i % 7}",
+                created_at=T0 + timedelta(seconds=i),
+                tokens=Tokens(i, i % 5, None),
+                failure=Failure(f"Code{i % 4}", f"message {i}"),
+                duration=float(i % 3),
+            )
+        )
+    expected = [store.get("kyy", task_id) for task_id in ids]
+    monkeypatch.setattr(store_module._TaskReader, "LIMIT", 2)
+    assert store.query(with_raw=True) == expected
+    assert store.changed_since(0, with_raw=True)[1] == expected
+
+
 def test_counts(store: Store) -> None:
     _filter_fixture(store)
     counts = store.counts()

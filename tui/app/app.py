@@ -165,6 +165,8 @@ class SeedanceApp(App[int]):
         self.handle_signals = handle_signals  # None: only with a real terminal (not in tests)
         self.index = TaskIndex()
         self.stats = BatchStats()
+        self._providers: set[str] = set()
+        self._providers_stamp: tuple[int, int] | None = None
         self.engine_error: str | None = None
         self._engine_worker: Worker[None] | None = None
         self._theme_ready = False
@@ -586,7 +588,7 @@ class SeedanceApp(App[int]):
         nbytes = 0
         if engine is not None:
             # every configured provider with tasks here; "idle" until the engine first asks it
-            with_tasks = {key[0] for key in self.index} & set(self.config.providers)
+            with_tasks = self._providers_with_tasks()
             health = {name: ("idle", None) for name in with_tasks}
             health.update(
                 (name, (str(h), clean_line(reason)))
@@ -622,6 +624,15 @@ class SeedanceApp(App[int]):
             mode=mode,
             mode_note=note,
         )
+
+    def _providers_with_tasks(self) -> set[str]:
+        """Configured providers that have tasks here: read off the index only when the number
+        of tasks changed (a scan of 100,000 keys took 23 ms, every second)."""
+        stamp = (self.index.generation, len(self.index))
+        if self._providers_stamp != stamp:
+            self._providers_stamp = stamp
+            self._providers = {key[0] for key in self.index} & set(self.config.providers)
+        return self._providers
 
     def _refresh_summary(self) -> None:
         with contextlib.suppress(Exception):

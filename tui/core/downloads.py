@@ -31,7 +31,7 @@ import re
 import time
 import typing
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -277,6 +277,27 @@ class Downloader:
         """Queue a succeeded task's video. Returns False when there is nothing to do: no URL,
         already kept (as the store says now: the caller's copy may be older than ours), or
         already given up as expired with no newer URL."""
+        return self.enqueue_many([task]) == 1
+
+    def enqueue_many(self, tasks: Iterable[Task]) -> int:
+        """`enqueue` each task; returns how many were queued. Their `pending` marks are written
+        in one durable transaction: the engine offers every video not kept yet at start, and
+        one fsync per task would hold its loop for minutes when thousands wait."""
+        marks: list[tuple[Task, Download]] = []
+        queued = 0
+        try:
+            for task in tasks:
+                queued += self._queue(task, marks)
+        finally:  # a failed read mid-way: what was queued is still recorded and worked on
+            if marks:
+                self._set_many(marks)
+            if queued:
+                self._idle.clear()
+                self._ready.set()
+        return queued
+
+    def _queue(self, task: Task, marks: list[tuple[Task, Download]]) -> bool:
+        """Put one task on the heap (see `enqueue`); the store write it needs goes to `marks`."""
         if task.state is not State.SUCCEEDED or not task.video_url:
             return False
         key = task.key
@@ -297,9 +318,7 @@ class Downloader:
         self._queued[key] = _Queued(seq, task, path, expiry)
         heapq.heappush(self._heap, (expiry.timestamp() if expiry else float("inf"), seq, key))
         if download.state is not DownloadState.PENDING or download.path != path:
-            self._set(task, Download(DownloadState.PENDING, path=path, error=download.error))
-        self._idle.clear()
-        self._ready.set()
+            marks.append((task, Download(DownloadState.PENDING, path=path, error=download.error)))
         return True
 
     def pending(self) -> int:
@@ -674,6 +693,13 @@ class Downloader:
             self.store.set_download(task.provider, task.id, download)
         except Exception:  # a busy or broken store must not stop the downloads themselves
             log.exception("could not record the download of %s/%s", task.provider, task.id)
+
+    def _set_many(self, marks: list[tuple[Task, Download]]) -> None:
+        """`_set` for many tasks, in one transaction."""
+        try:
+            self.store.set_downloads([(t.provider, t.id, d) for t, d in marks])
+        except Exception:  # as in _set: the downloads go on
+            log.exception("could not record %d downloads as pending", len(marks))
 
     def _path_or_none(self, task: Task) -> str | None:
         try:

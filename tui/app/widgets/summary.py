@@ -67,6 +67,8 @@ class BatchStats:
     )
     # key -> (total tokens, super-resolution tokens, download state, url expiry if at risk)
     _rows: dict[Key, tuple[int, int, DownloadState, float | None]] = field(default_factory=dict)
+    # key -> url expiry, for the few rows at risk only: the 1 Hz check never scans every task
+    _at_risk: dict[Key, float] = field(default_factory=dict)
     _samples: deque[tuple[float, int]] = field(default_factory=deque)
 
     def update(self, tasks: Iterable[Task]) -> None:
@@ -83,6 +85,8 @@ class BatchStats:
                 at_risk = task.url_expires_at.timestamp()
             row = (total, sup, task.download.state, at_risk)
             self._rows[task.key] = row
+            if at_risk is not None:
+                self._at_risk[task.key] = at_risk
             self.tokens_total += total
             self.tokens_super += sup
             self.downloads[task.download.state] += 1
@@ -93,12 +97,14 @@ class BatchStats:
 
     def load(self, tasks: Iterable[Task]) -> None:
         self._rows.clear()
+        self._at_risk.clear()
         self.tokens_total = self.tokens_super = 0
         self.downloads = dict.fromkeys(DownloadState, 0)
         self.update(tasks)
 
     def _drop(self, key: Key) -> None:
         old = self._rows.pop(key, None)
+        self._at_risk.pop(key, None)
         if old is not None:
             self.tokens_total -= old[0]
             self.tokens_super -= old[1]
@@ -107,9 +113,7 @@ class BatchStats:
     def expiring(self, now: float, within: float = EXPIRY_WARNING) -> tuple[int, int]:
         """(finished videos whose URL already expired undownloaded, ones expiring within)."""
         gone = soon = 0
-        for _, _, _, at in self._rows.values():
-            if at is None:
-                continue
+        for at in self._at_risk.values():
             if at <= now:
                 gone += 1
             elif at - now <= within:
