@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_download.py
 	$(BIN)/python tests/bench/bench_table.py
 	$(BIN)/python tests/bench/bench_dashboard.py
+	$(BIN)/python tests/bench/bench_memory.py
 
 ## Render the README's screenshots (SVG) from the simulator with a frozen clock.
 screenshots: $(STAMP)

@@ -47,3 +47,57 @@ async def test_a_small_store_is_shown_at_once(make_dash, monkeypatch, count) -> 
     dash: Dash = make_dash(many_tasks(count))
     async with dash.app.run_test(size=(120, 40)):
         assert len(dash.app.index) == count
+
+
+async def test_the_engine_is_made_after_the_first_screenful(tmp_path, monkeypatch) -> None:
+    """`seedance-tui` opens its feed with the engine still to be made: importing it (httpx and
+    all) waits until the first rows are on screen, then polling starts as usual."""
+    from conftest import make_config, seed_store
+
+    from tui.app.app import SeedanceApp
+    from tui.app.feeds import LiveFeed, open_feed
+    from tui.core.clock import FrozenClock
+    from tui.core.store import Store
+
+    monkeypatch.setattr(app_module, "PROGRESSIVE_LOAD_ABOVE", 100)
+    monkeypatch.setattr(app_module, "FIRST_PAGE", 30)
+    db_path = tmp_path / "tasks.db"
+    config = make_config(tmp_path)
+    with Store.open(db_path) as store:
+        seed_store(store, many_tasks(400), history=False)
+        feed = open_feed(store, db_path, config, FrozenClock(1_777_288_500.0))
+        assert isinstance(feed, LiveFeed) and not feed.engine_made
+        app = SeedanceApp(
+            store, config, feed, db_path=db_path, clock=FrozenClock(1_777_288_500.0),
+            watch_terminal=False, theme_save_path=tmp_path / "config.toml",
+        )  # fmt: skip
+        made_at_first_rows = None
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                for _ in range(300):
+                    if made_at_first_rows is None and len(app.index):
+                        made_at_first_rows = feed.engine_made
+                    if len(app.index) == 400 and feed.engine_made:
+                        break
+                    await asyncio.sleep(0.01)
+                await pilot.pause()
+                assert made_at_first_rows is False
+                assert feed.engine_made and not app.engine.paused  # polling started
+                assert "asyntask_00001" in "\n".join(k[1] for k in app.table.visible_keys())
+        finally:
+            feed.lock.release()
+
+
+async def test_a_feed_whose_engine_was_never_made_closes_without_making_it(tmp_path) -> None:
+    from tui.app.feeds import LiveFeed
+
+    made: list[int] = []
+
+    def make_engine():  # would fail the test if it were ever called
+        made.append(1)
+        raise AssertionError("the engine was made")
+
+    with app_module.Store.open(tmp_path / "tasks.db") as store:
+        feed = LiveFeed(make_engine, store)
+        await feed.close()
+    assert made == []

@@ -1,11 +1,12 @@
 """The dashboard: a summary bar, the task table, the detail pane, the failures view, the log.
 
-Data flow (see notes/INTERFACES.md): the app owns a `TaskIndex` (every task, without `raw`).
-Changes come from a feed (`tui.app.feeds`): `LiveFeed` when this process polls (the engine runs
-as a worker in this loop, `exit_on_error=False`: a crash in it is logged, never fatal), or
-`ViewerFeed` when another process holds the store's `PollerLock` (read-only, the store followed
-once a second). Callbacks only collect; `_flush` applies what was collected at most four times a
-second inside `batch_update()`, so a burst of 1,000 changes costs one repaint.
+Data flow: the app owns a `TaskIndex` (every task, without `raw`). Changes come from a feed
+(`tui.app.feeds`): `LiveFeed` when this process polls (the engine runs as a worker in this loop,
+`exit_on_error=False`: a crash in it is logged, never fatal), or `ViewerFeed` when another
+process holds the store's `PollerLock` (read-only, the store followed once a second). Callbacks
+only collect; `_tick` applies what was collected once a second inside `batch_update()`, so a
+burst of 1,000 changes costs one repaint (a user's own action applies its result at once).
+Widgets then send only the cells that changed (`widgets/line_diff.py`, `lean_updates.py`).
 
 Everything drawn from upstream strings is `Content` built from plain, cleaned strings: never
 markup, never a raw ESC byte. The app exits cleanly on `q`, SIGHUP, SIGTERM and when its
@@ -204,12 +205,13 @@ class SeedanceApp(App[int]):
         return table
 
     def _wire_table(self, table: TaskTable) -> None:
-        """Next-poll countdowns and download progress come from the engine, when we run one."""
-        engine = self.engine
-        if engine is None:
+        """Next polls and download progress come from the engine, when we run one. Until it
+        is made (after the first frame) a row shows the next poll the store remembers."""
+        feed = self.feed
+        if not isinstance(feed, LiveFeed):
             return
-        table.next_poll = lambda key: engine.next_poll_at(*key)
-        if engine.downloads() is not None:
+        table.next_poll = lambda key: feed.engine.next_poll_at(*key) if feed.engine_made else None
+        if self.config.download.enabled:
             table.download_progress = self._progress.get
 
     def _read_progress(self) -> None:
@@ -301,6 +303,8 @@ class SeedanceApp(App[int]):
                 tasks: list[Task] | None = store.query()
         except Exception:  # shown by the fallback below: the loop thread reads it itself
             tasks = None
+        import tui.core.engine  # noqa: F401  the engine is made next: import it off the loop
+
         self.call_from_thread(self._whole_store_read, tasks)
 
     def _whole_store_read(self, tasks: list[Task] | None) -> None:
