@@ -177,6 +177,24 @@ async def test_log_is_bounded(make_dash) -> None:
         assert "line 499" in screen_text(app)
 
 
+async def test_an_80_column_log_shortens_long_ids_not_what_happened(make_dash) -> None:
+    from tui.core.model import Event
+
+    long_id = "video_90c192cf-d3ac-44af-8f21-ddb66cad4a26"
+    dash: Dash = make_dash()
+    app = dash.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.log_panel.add_events(
+            [Event("state", "kyy", long_id, data={"from": "queued", "to": "running"})]
+        )
+        await settle(pilot)
+        line = next(row for row in screen_text(app).splitlines() if "video_90c" in row)
+        assert line.rstrip().endswith("queued -> running"), line
+        assert "video_90c1" in line and "cad4a26" in line and "…" in line
+        assert long_id in app.log_panel.lines()[-1]  # the whole id is kept, only drawn shorter
+
+
 # -- actions on tasks -----------------------------------------------------------------------
 
 

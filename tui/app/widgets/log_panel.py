@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Size
@@ -39,12 +40,31 @@ _LEVEL_TAG = {"debug": "dbg", "info": "inf", "warning": "WRN", "error": "ERR"}
 _BAD_END = {"failed": "error", "expired": "warning", "cancelled": "warning", "missing": "warning"}
 
 
+ID_MIN = 12  # a task id shortened to fit a narrow log keeps at least this many cells
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One line of the log: its level and its text (already safe for a terminal)."""
+    """One line of the log: its level, its text (already safe for a terminal) and the task id
+    in it, if any."""
 
     level: str
     text: str
+    task_id: str | None = None
+
+    def fitted(self, width: int) -> LogEntry:
+        """This line in `width` cells if it can be: a long task id gives way in its middle
+        first (`video_90c…66cad4a26`), so an 80-column log still says what happened to it."""
+        overflow = cell_len(self.plain) - width
+        task_id = self.task_id
+        if overflow <= 0 or not task_id or task_id not in self.text:
+            return self
+        keep = max(ID_MIN, len(task_id) - overflow - 1)  # one cell for the ellipsis
+        if keep >= len(task_id):
+            return self
+        head = (keep + 1) // 2
+        short = task_id[:head] + "…" + task_id[len(task_id) - (keep - head) :]
+        return LogEntry(self.level, self.text.replace(task_id, short, 1), task_id)
 
     def content(self) -> Content:
         style = _LEVEL_STYLE[self.level]
@@ -91,7 +111,8 @@ def event_line(event: Event) -> LogEntry:
     text = output_event_line(event)
     if event.kind == "http_error" and event.data.get("status") == 429:
         text = text.replace("HTTP 429", "HTTP 429 rate limited", 1)
-    return LogEntry(level=event_level(event), text=clean_line(text) or "")
+    task_id = clean_line(event.id) if event.id else None
+    return LogEntry(level=event_level(event), text=clean_line(text) or "", task_id=task_id)
 
 
 class LogPanel(ScrollView, can_focus=True):
@@ -221,7 +242,7 @@ class LogPanel(ScrollView, can_focus=True):
         cached = self._strips.get(key)
         if cached is not None:
             return cached
-        content = self._shown[index].content().truncate(width, ellipsis=True)
+        content = self._shown[index].fitted(width).content().truncate(width, ellipsis=True)
         strips = Visual.to_strips(self, content, width, 1, self.visual_style, pad=True)
         strip = strips[0] if strips else Strip.blank(width, self.rich_style)
         self._strips[key] = strip
