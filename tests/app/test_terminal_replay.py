@@ -118,6 +118,21 @@ def progressed(tasks: list[Task], step: int) -> dict[tuple[str, str], Task]:
     return changed
 
 
+def recording_app(make_dash: Any, tasks: list[Task]) -> Any:
+    """The dashboard over `tasks`, keeping what it writes (run it with headless=False)."""
+    app = make_dash(tasks).app
+    app.driver_class = RecordingDriver
+    return app
+
+
+async def started(pilot: Any) -> RecordingDriver:
+    """The app's recording driver, once the first frames are written."""
+    driver = pilot.app._driver
+    assert isinstance(driver, RecordingDriver)
+    await drawn(pilot, driver)
+    return driver
+
+
 async def drawn(pilot: Any, driver: RecordingDriver) -> None:
     """Wait until the app has written everything it had to (nothing new for 0.2 s)."""
     count = -1
@@ -165,13 +180,9 @@ def full_repaint(app: Any) -> list[str]:
 
 async def test_after_a_live_batch_the_terminal_shows_exactly_the_dashboard(make_dash) -> None:
     tasks = batch_of(400)
-    dash = make_dash(tasks)
-    app = dash.app
-    app.driver_class = RecordingDriver
+    app = recording_app(make_dash, tasks)
     async with app.run_test(headless=False, size=SIZE) as pilot:
-        await pilot.pause(0.3)
-        driver = app._driver
-        assert isinstance(driver, RecordingDriver)
+        driver = await started(pilot)
         for step in range(1, 16):
             changed = progressed(tasks, step)
             events = [
@@ -198,12 +209,9 @@ async def test_after_a_live_batch_the_terminal_shows_exactly_the_dashboard(make_
 async def test_partial_updates_send_a_fraction_of_full_repaints(make_dash) -> None:
     """The reason for all this: a second of a live batch costs far less than a repaint."""
     tasks = batch_of(400)
-    dash = make_dash(tasks)
-    app = dash.app
-    app.driver_class = RecordingDriver
+    app = recording_app(make_dash, tasks)
     async with app.run_test(headless=False, size=SIZE) as pilot:
-        driver = app._driver
-        await drawn(pilot, driver)
+        driver = await started(pilot)
         mark = len(driver.written)
         for step in range(1, 11):
             app.apply_batch(FeedBatch(tasks=progressed(tasks, step)))

@@ -133,9 +133,7 @@ class Engine:
             # downloaded ones cost ~100 MB of peak memory at 100,000 tasks. They are queued in
             # one go (one durable write for all their `pending` marks).
             offer = dataclasses.replace(_with_states(flt, {State.SUCCEEDED}), undownloaded=True)
-            self._downloader.enqueue_many(
-                task for task in self.store.query(offer) if _wants_download(task)
-            )
+            self._downloader.enqueue_many(self.store.query(offer))
         lanes = {
             name: asyncio.create_task(self._dispatch(name), name=f"poll:{name}")
             for name in self._providers_with_work()

@@ -1,7 +1,8 @@
 """Which cells of a line changed: so a widget repaints only those (over SSH, bytes are the cost).
 
 A widget that knows what it last drew on a line (`DrawnLines`) compares it with what it would
-draw now (`changed_spans`) and refreshes only the regions that cover the difference. With
+draw now (`changed_spans`) and refreshes only the regions that cover the difference
+(`DrawnLines.repaint`). With
 `tui.app.lean_updates` installed, only that region's cells reach the terminal: a counter that
 went from 9,778 to 9,770 costs a cursor move and two characters, not the line.
 """
@@ -12,6 +13,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widget import Widget
 
 Cell = tuple[str, Style | None]
 
@@ -85,17 +87,14 @@ class DrawnLines:
         self._lines[y] = strip
         return strip
 
-    def spans(self, y: int, strip: Strip) -> list[tuple[int, int]]:
-        """The runs of cells of line `y` that drawing `strip` there would change."""
-        return changed_spans(self._lines.get(y), strip)
+    def repaint(self, widget: Widget, y: int, strip: Strip) -> bool:
+        """Refresh the runs of cells of `widget`'s line `y` that drawing `strip` there would
+        change; returns whether there were any."""
+        spans = changed_spans(self._lines.get(y), strip)
+        if spans:  # content coordinates, as `Widget.refresh` takes them
+            widget.refresh(*(Region(start, y, end - start, 1) for start, end in spans))
+        return bool(spans)
 
-    def regions(self, y: int, strip: Strip) -> list[Region]:
-        """`spans` as one-line regions, ready for `Widget.refresh` (content coordinates)."""
-        return [Region(start, y, end - start, 1) for start, end in self.spans(y, strip)]
-
-    def forget(self, y: int | None = None) -> None:
-        """Line `y` (or every line) must be drawn whole next time."""
-        if y is None:
-            self._lines.clear()
-        else:
-            self._lines.pop(y, None)
+    def forget(self) -> None:
+        """Every line must be drawn whole next time (a resize, a new theme)."""
+        self._lines.clear()

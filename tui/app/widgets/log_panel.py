@@ -130,7 +130,7 @@ class LogPanel(ScrollView, can_focus=True):
         self._entries: deque[LogEntry] = deque(maxlen=max_lines)
         self._shown: deque[LogEntry] = deque(maxlen=max_lines)
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
-        self._drawn = DrawnLines()
+        self._sent = DrawnLines()
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -182,9 +182,7 @@ class LogPanel(ScrollView, can_focus=True):
         """Send only the cells that read differently now (a scrolled line keeps its time
         prefix and its blank tail): about half the bytes of repainting the panel."""
         for y in range(self.scrollable_content_region.height):
-            regions = self._drawn.regions(y, self._line_strip(y))
-            if regions:
-                self.refresh(*regions)
+            self._sent.repaint(self, y, self._line_strip(y))
 
     def lines(self) -> list[str]:
         """The shown lines as plain text (what the user reads), oldest first."""
@@ -200,7 +198,7 @@ class LogPanel(ScrollView, can_focus=True):
             (e for e in self._entries if _LEVEL_RANK[e.level] >= rank), self.max_lines
         )
         self._strips.clear()
-        self._drawn.forget()
+        self._sent.forget()
         self.virtual_size = Size(0, len(self._shown))
         self.scroll_end(animate=False, x_axis=False)
         self._update_title()
@@ -220,18 +218,18 @@ class LogPanel(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
-        self._drawn.forget()
+        self._sent.forget()
         self.virtual_size = Size(0, len(self._shown))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
-        self._drawn.forget()
+        self._sent.forget()
 
     # -- drawing ----------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        return self._drawn.drawn(y, self._line_strip(y))
+        return self._sent.drawn(y, self._line_strip(y))
 
     def _line_strip(self, y: int) -> Strip:
         index = self.scroll_offset.y + y

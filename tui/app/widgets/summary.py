@@ -65,8 +65,8 @@ class BatchStats:
     downloads: dict[DownloadState, int] = field(
         default_factory=lambda: dict.fromkeys(DownloadState, 0)
     )
-    # key -> (total tokens, super-resolution tokens, download state, url expiry if at risk)
-    _rows: dict[Key, tuple[int, int, DownloadState, float | None]] = field(default_factory=dict)
+    # key -> (total tokens, super-resolution tokens, download state)
+    _rows: dict[Key, tuple[int, int, DownloadState]] = field(default_factory=dict)
     # key -> url expiry, for the few rows at risk only: the 1 Hz check never scans every task
     _at_risk: dict[Key, float] = field(default_factory=dict)
     _samples: deque[tuple[float, int]] = field(default_factory=deque)
@@ -76,17 +76,13 @@ class BatchStats:
             self._drop(task.key)
             total = task.tokens.total or 0
             sup = task.tokens.super_resolution or 0
-            at_risk = None
             if (
                 task.state is State.SUCCEEDED
                 and task.url_expires_at is not None
                 and task.download.state not in (DownloadState.DONE, DownloadState.EXPIRED)
             ):
-                at_risk = task.url_expires_at.timestamp()
-            row = (total, sup, task.download.state, at_risk)
-            self._rows[task.key] = row
-            if at_risk is not None:
-                self._at_risk[task.key] = at_risk
+                self._at_risk[task.key] = task.url_expires_at.timestamp()
+            self._rows[task.key] = (total, sup, task.download.state)
             self.tokens_total += total
             self.tokens_super += sup
             self.downloads[task.download.state] += 1
@@ -320,7 +316,7 @@ class SummaryBar(Widget):
         self._data: SummaryData | None = None
         self._strips: list[Strip] = []
         self._strips_width = -1
-        self._drawn = DrawnLines()
+        self._sent = DrawnLines()
 
     @property
     def text(self) -> str:
@@ -328,14 +324,14 @@ class SummaryBar(Widget):
         return self._content.plain
 
     def on_resize(self) -> None:
-        self._drawn.forget()
+        self._sent.forget()
         if self._data is not None:  # the first line is laid out for the width
             self.show(self._data)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = []  # a theme switch changes every colour
-        self._drawn.forget()
+        self._sent.forget()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines_for(width))
@@ -344,7 +340,7 @@ class SummaryBar(Widget):
         width = self.content_size.width
         strips = self._lines_for(width)
         strip = strips[y] if y < len(strips) else Strip.blank(width, self.rich_style)
-        return self._drawn.drawn(y, strip)
+        return self._sent.drawn(y, strip)
 
     def _lines_for(self, width: int) -> list[Strip]:
         if width != self._strips_width or not self._strips:
@@ -371,7 +367,5 @@ class SummaryBar(Widget):
             self.refresh(layout=True)  # a line more or less: the table below moves
             return True
         for y, strip in enumerate(strips):
-            regions = self._drawn.regions(y, strip)
-            if regions:
-                self.refresh(*regions)
+            self._sent.repaint(self, y, strip)
         return True

@@ -87,6 +87,8 @@ _GROWERS: tuple[tuple[str, int | None], ...] = (
 
 Layout = tuple[tuple[Column, int, int], ...]
 """(column, x, width) for every shown column, left to right."""
+Drawn = tuple[Key, int, bool, tuple[str, ...]]
+"""What a screen line shows: (key, version, selected, tick texts)."""
 
 
 def layout_columns(width: int, *, downloads: bool = True) -> Layout:
@@ -278,11 +280,11 @@ class TaskTable(ScrollView, can_focus=True):
         self._layout: Layout = ()
         self._layout_for: tuple[int, bool] | None = None  # (width, downloads) of `_layout`
         # screen line -> (key, version, selected, tick texts) of what is drawn there now
-        self._drawn: dict[int, tuple[Key, int, bool, tuple[str, ...]]] = {}
+        self._drawn: dict[int, Drawn] = {}
         # ... and the strip itself, to send only the cells that change (line_diff)
         self._sent = DrawnLines()
         # screen line -> what a partial repaint was computed from: the frame draws exactly that
-        self._pending: dict[int, tuple[Key, int, bool, tuple[str, ...]]] = {}
+        self._pending: dict[int, Drawn] = {}
         self._frame_now: float | None = None
         self._posted_view: tuple[int, int, ViewSpec] | None = None
 
@@ -476,9 +478,7 @@ class TaskTable(ScrollView, can_focus=True):
             self._drawn[y] = drawn
         return self._sent.drawn(y, strip)
 
-    def _line(
-        self, y: int, now: float, pending: tuple[Key, int, bool, tuple[str, ...]] | None = None
-    ) -> tuple[Strip, tuple[Key, int, bool, tuple[str, ...]] | None]:
+    def _line(self, y: int, now: float, pending: Drawn | None = None) -> tuple[Strip, Drawn | None]:
         """Screen line `y` and what it shows: (key, version, selected, tick texts), None for
         the header and blank lines. With `pending` (what a partial repaint computed for this
         line) still true, its tick texts are used, so the frame matches the diff exactly."""
@@ -507,14 +507,11 @@ class TaskTable(ScrollView, can_focus=True):
             self._strips[cache_key] = strip
         return strip, (key, version, selected, ticks)
 
-    def _repaint_line(self, y: int, now: float | None = None) -> None:
+    def _repaint_line(self, y: int, now: float) -> None:
         """Send the cells of screen line `y` that read differently now, and only those."""
-        strip, drawn = self._line(y, self.now() if now is None else now)
-        regions = self._sent.regions(y, strip)
-        if regions:
-            if drawn is not None:
-                self._pending[y] = drawn
-            self.refresh(*regions)
+        strip, drawn = self._line(y, now)
+        if self._sent.repaint(self, y, strip) and drawn is not None:
+            self._pending[y] = drawn
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         """A scroll repaints only what reads differently (ScrollView repaints everything)."""
