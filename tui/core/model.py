@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+Key = tuple[str, str]  # a task's identity in the store: (provider name, task id)
+
 
 class State(enum.StrEnum):
     """The contract's task states."""

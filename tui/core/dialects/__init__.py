@@ -26,6 +26,7 @@ class Dialect(Protocol):
 
 
 DIALECTS: dict[str, Dialect] = {d.kind: d for d in (kyy.DIALECT, newapi.DIALECT, ark.DIALECT)}
+KINDS: tuple[str, ...] = tuple(DIALECTS)  # every provider `kind` a config may name
 
 
 def get_dialect(kind: str) -> Dialect:
