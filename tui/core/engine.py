@@ -16,6 +16,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
@@ -28,6 +29,7 @@ from tui.core.poll_queue import PollQueue
 from tui.core.poller import PollError, PollResult, ProviderClient, ProviderHealth
 from tui.core.schedule import next_poll_delay, priority
 from tui.core.store import AddResult, Store, TaskFilter
+from tui.core.store_writer import StoreGaveUp, StoreOutage, StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ Key = tuple[str, str]
 
 # Events that only exist as events (state changes are stored with their task).
 _PERSISTED_KINDS = frozenset({"http_error", "download", "provider", "notice", "error", "removed"})
+STORE_GIVE_UP_AFTER = 600.0  # seconds of store outage after which a run ends (exit 2 in watch)
 
 
 class Engine:
@@ -48,7 +51,12 @@ class Engine:
         transport: httpx.AsyncBaseTransport | None = None,
         video_transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        store_give_up_after: float = STORE_GIVE_UP_AFTER,
+        store_opener: Callable[[Path], Store] = Store.open,
     ) -> None:
+        """`store` is read on the caller's loop; every write goes through a `StoreWriter` (its
+        own connection and thread, opened with `store_opener`), so a slow or refusing disk never
+        holds the loop."""
         self.store = store
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -65,6 +73,13 @@ class Engine:
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._inflight: set[asyncio.Task[None]] = set()
+        self.writer = StoreWriter(
+            store.path,
+            clock=self.clock,
+            on_change=self._store_changed,
+            give_up_after=store_give_up_after,
+            opener=store_opener,
+        )
         self._downloader: Downloader | None = None
         if download and config.download.enabled:
             self._downloader = Downloader(
@@ -143,8 +158,10 @@ class Engine:
                 await self._wait_until_done(lanes)
                 if self._downloader is not None:
                     await self._downloader.drain()
+                await self.writer.drain()
+                self._check_store()
             else:
-                await asyncio.Event().wait()
+                await self._until_store_gives_up()
         finally:
             await _quietly_gather([*lanes.values(), *background, *self._inflight])
 
@@ -165,6 +182,8 @@ class Engine:
             if client is not None:
                 jobs.append(self._poll(key, client))
         await asyncio.gather(*jobs)
+        await self.writer.drain()
+        self._check_store()
 
     async def poll_now(self, provider: str, task_id: str) -> str:
         """Ask for this task at the earliest moment etiquette allows; says when that is."""
@@ -184,7 +203,10 @@ class Engine:
 
     async def add(self, provider: str, ids: Sequence[str], batch: str | None = None) -> AddResult:
         """Track new ids and poll them soon."""
-        result = self.store.add_tasks(provider, ids, batch=batch, now=utc(self.clock.now()))
+        now = utc(self.clock.now())
+        result = await self.writer.call(
+            lambda store: store.add_tasks(provider, ids, batch=batch, now=now)
+        )
         for task in self.store.query(TaskFilter(provider=provider, ids=frozenset(ids))):
             if task.key not in self._tasks:  # one query for the lot, not one per id
                 self._track(task)
@@ -193,7 +215,7 @@ class Engine:
         return result
 
     async def remove(self, provider: str, ids: Sequence[str]) -> int:
-        removed = self.store.remove(provider, ids)
+        removed = await self.writer.call(lambda store: store.remove(provider, ids))
         for task_id in ids:
             key = (provider, task_id)
             self._tasks.pop(key, None)
@@ -202,10 +224,17 @@ class Engine:
         return removed
 
     async def aclose(self) -> None:
+        """Close the clients, then write what is still queued (unless the store is out)."""
         for client in self._clients.values():
             await client.aclose()
         if self._downloader is not None:
             await self._downloader.aclose()
+        await self.writer.aclose()
+
+    @property
+    def store_outage(self) -> StoreOutage | None:
+        """Why the store takes no writes now (polling waits meanwhile), or None."""
+        return self.writer.outage
 
     # ------------------------------------------------------------------ internals
 
@@ -266,6 +295,9 @@ class Engine:
         slots = asyncio.Semaphore(max(1, config.concurrency))
         while client.health is not ProviderHealth.AUTH_FAILED:
             await self._unpaused.wait()
+            await self.writer.wait_available()  # a store outage: no new answers to keep
+            if self.writer.failure is not None:
+                return
             await slots.acquire()
             key = await self._next_ready(provider, wake)
             job = asyncio.create_task(self._poll(key, client))
@@ -373,7 +405,8 @@ class Engine:
             self._downloader.enqueue(task)
 
     def _save(self, task: Task, events: Sequence[Event]) -> None:
-        self.store.save(task, events)
+        """Known at once (schedule, subscribers); written in the writer's turn, in order."""
+        self.writer.submit(lambda store: store.save(task, events))
         if task.terminal:
             self._tasks.pop(task.key, None)
         else:
@@ -423,11 +456,34 @@ class Engine:
 
     async def _wait_until_done(self, lanes: dict[str, asyncio.Task[None]]) -> None:
         while self._has_pollable_work():
+            self._check_store()
             finished = [lane for lane in lanes.values() if lane.done()]
             for lane in finished:
                 if not lane.cancelled() and lane.exception() is not None:
                     raise lane.exception()  # type: ignore[misc]
             await asyncio.sleep(0.1)
+
+    async def _until_store_gives_up(self) -> None:
+        """Run until cancelled; end with StoreGaveUp if the store stays out too long."""
+        while True:
+            await asyncio.sleep(1.0)
+            self._check_store()
+
+    def _check_store(self) -> None:
+        if self.writer.failure is not None:
+            raise StoreGaveUp(self.writer.failure)
+
+    def _store_changed(self, outage: StoreOutage | None) -> None:
+        """One `store` event when the store stops taking writes, one when it takes them again."""
+        if outage is None:
+            event = self._event("store", state="available", message="the store takes writes again")
+        else:
+            event = self._event(
+                "store",
+                state="unavailable",
+                message=f"{outage.message}; polling waits, nothing is lost",
+            )
+        self._notify_event(event)
 
     def _has_pollable_work(self) -> bool:
         """Is any live task left that a provider will answer for? (Only live tasks are kept.)"""
@@ -441,10 +497,7 @@ class Engine:
 
     def _publish(self, event: Event) -> None:
         if event.kind in _PERSISTED_KINDS:
-            try:
-                self.store.append_events([event])
-            except Exception:  # the log must never stop the engine
-                log.exception("could not store an event")
+            self.writer.submit(lambda store: store.append_events([event]))
         self._notify_event(event)
 
     def _notify_event(self, event: Event) -> None:
