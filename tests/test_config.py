@@ -324,6 +324,19 @@ def test_an_infinite_max_interval_is_refused_not_taken_as_never(tmp_path: Path) 
     assert "min_interval (10) is above max_interval (5)" in error_of(below)
 
 
+@pytest.mark.parametrize("key", ["min_interval", "max_interval", "timeout"])
+def test_seconds_beyond_a_year_are_refused_before_they_overflow_a_date(
+    tmp_path: Path, key: str
+) -> None:
+    body = "[providers.r]\nkind = 'kyy'\nbase_url = 'https://x'\n"
+    path = write(tmp_path, body + f"{key} = 1e12\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 4, [providers.r]: {key} = 1000000000000.0 is more")
+    settings = {"max_interval": 31536000, key: 31536000}
+    year = write(tmp_path, body + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    assert getattr(load_config(year, env={}).providers["r"], key) == 31536000.0
+
+
 # --- defaults are written once ------------------------------------------------------------------
 
 

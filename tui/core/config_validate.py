@@ -28,6 +28,10 @@ from tui.core.paths import TEMPLATE_FIELDS
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys in seconds, and the most they may say: a larger one (`max_interval = 1e12` for "never")
+# would overflow the datetime of a task's next poll.
+_SECONDS = frozenset({"min_interval", "max_interval", "timeout"})
+_YEAR = 365 * 24 * 3600
 
 
 def parse_toml(path: Path, text: str) -> dict[str, Any]:
@@ -146,6 +150,13 @@ class _Reader:
             )
         if value <= 0:
             raise self.fail(table, key, f"{key} = {_show(value)} must be above 0: {hint}")
+        if key in _SECONDS and value > _YEAR:
+            raise self.fail(
+                table,
+                key,
+                f"{key} = {_show(value)} is more than a year ({_YEAR:,} s), which no date "
+                f"can hold: {hint}, e.g. {key} = {default}",
+            )
         return float(value)
 
     def whole(
