@@ -133,7 +133,7 @@ def save_ui_theme(path: Path, theme: str) -> None:
             document["ui"] = {"theme": theme}
         edited = document.as_string()
         ok = tomllib.loads(edited) == expected
-    except (TOMLKitError, tomllib.TOMLDecodeError, ValueError, TypeError):
+    except (TOMLKitError, tomllib.TOMLDecodeError):
         ok = False
     if not ok:
         edited = tomlkit.dumps(expected)
