@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import tomllib
@@ -12,6 +13,7 @@ import pytest
 from tui.core.config import (
     Config,
     ConfigError,
+    DownloadConfig,
     ProviderConfig,
     load_config,
     mask_key,
@@ -267,6 +269,108 @@ def test_section_errors(tmp_path: Path, text: str, line: int, words: list[str]) 
         assert word in message, message
 
 
+# --- numbers that are numbers -----------------------------------------------------------------
+
+PROVIDER_NUMBERS = ("rate_limit", "concurrency", "min_interval", "max_interval", "timeout")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+inf", "-nan", "-3", "-0.5"])
+@pytest.mark.parametrize("key", PROVIDER_NUMBERS)
+def test_every_provider_number_refuses_nan_inf_and_negatives(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    path = write(
+        tmp_path, f'[providers.relay]\nkind = "kyy"\nbase_url = "https://x"\n{key} = {value}\n'
+    )
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 4, [providers.relay]: {key} = "), message
+    refusals = ("is not a finite number", "must be above 0", "not a whole number", "1 or more")
+    assert any(words in message for words in refusals), message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "-2.5"])
+def test_download_concurrency_refuses_nan_inf_and_negatives(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"# videos\n[download]\nenabled = true\nconcurrency = {value}\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 4, [download]: concurrency = "), message
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("nan", "rate_limit = nan is not a finite number"),
+     ("inf", "rate_limit = inf is not a finite number"),
+     ("-inf", "rate_limit = -inf is not a finite number"),
+     ("-1", "rate_limit = -1 must be above 0")],
+)  # fmt: skip
+def test_a_refused_number_says_what_it_is_and_what_to_write(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    path = write(
+        tmp_path,
+        f"[providers]\nr = {{kind = 'kyy', base_url = 'https://x', rate_limit = {value}}}\n",
+    )
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 2, [providers.r]: {words}"), message
+
+
+def test_an_infinite_max_interval_is_refused_not_taken_as_never(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "[providers.r]\nkind = 'kyy'\nbase_url = 'https://x'\nmax_interval = inf\n"
+    )
+    assert "max_interval = inf is not a finite number" in error_of(path)
+    below = write(
+        tmp_path, "[providers.r]\nkind = 'kyy'\nbase_url = 'https://x'\nmax_interval = 5\n"
+    )
+    assert "min_interval (10) is above max_interval (5)" in error_of(below)
+
+
+@pytest.mark.parametrize("key", ["min_interval", "max_interval", "timeout"])
+def test_seconds_beyond_a_year_are_refused_before_they_overflow_a_date(
+    tmp_path: Path, key: str
+) -> None:
+    body = "[providers.r]\nkind = 'kyy'\nbase_url = 'https://x'\n"
+    path = write(tmp_path, body + f"{key} = 1e12\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 4, [providers.r]: {key} = 1000000000000.0 is more")
+    settings = {"max_interval": 31536000, key: 31536000}
+    year = write(tmp_path, body + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    assert getattr(load_config(year, env={}).providers["r"], key) == 31536000.0
+
+
+# --- defaults are written once ------------------------------------------------------------------
+
+
+def _defaults(cls: type) -> dict[str, object]:
+    return {
+        f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+    }
+
+
+def test_the_starter_file_and_the_checker_use_the_dataclass_defaults(tmp_path: Path) -> None:
+    """A default changed in the dataclass shows in the starter file and in what a file that
+    leaves the key out gets: the three cannot drift apart."""
+    provider_defaults = _defaults(ProviderConfig)
+    assert {"rate_limit", "concurrency", "min_interval", "max_interval", "timeout"} <= set(
+        provider_defaults
+    )
+    starter = tomllib.loads(starter_config())
+    first = next(iter(starter["providers"].values()))
+    for key in PROVIDER_NUMBERS:
+        assert first[key] == provider_defaults[key], key
+    download_defaults = _defaults(DownloadConfig)
+    for key in ("enabled", "template", "concurrency"):
+        assert starter["download"][key] == download_defaults[key], key
+
+    bare = write(tmp_path, "[providers.r]\nkind = 'kyy'\nbase_url = 'https://x'\n[download]\n")
+    config = load_config(bare, env={})
+    provider = config.providers["r"]
+    for key in PROVIDER_NUMBERS:
+        assert getattr(provider, key) == provider_defaults[key], key
+    for key in ("enabled", "template", "concurrency"):
+        assert getattr(config.download, key) == download_defaults[key], key
+    assert config.download == DownloadConfig()
+
+
 def test_toml_syntax_errors_name_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, '[providers.a]\nkind = "kyy"\nbase_url = \n')
     message = error_of(path)
@@ -296,6 +400,48 @@ def test_save_ui_theme_keeps_comments_and_other_keys(tmp_path: Path) -> None:
     assert load_config(path, env={}).ui.theme == "gruvbox"
     assert text.count("[ui]") == path.read_text().count("[ui]") == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_save_ui_theme_keeps_comments_other_tables_and_key_order(tmp_path: Path) -> None:
+    original = (
+        "# my settings, by hand\n"
+        "\n"
+        "[providers.relay]   # the one I use\n"
+        'kind = "newapi"\n'
+        'base_url = "https://relay.example"  # their new host\n'
+        'api_key_env = "RELAY_KEY"\n'
+        "rate_limit = 2\n"
+        "\n"
+        "[ui]\n"
+        'theme = "nord"  # dark, for the evening\n'
+        "\n"
+        "# keys I changed\n"
+        "[ui.keys]\n"
+        'quit = "ctrl+q"\n'
+        "\n"
+        "[download]\n"
+        "concurrency = 3\n"
+        "enabled = true   # keep them all\n"
+    )
+    path = write(tmp_path, original, 0o600)
+    save_ui_theme(path, "gruvbox")
+    text = path.read_text()
+    assert text == original.replace('theme = "nord"', 'theme = "gruvbox"')
+    config = load_config(path, env={})
+    assert config.ui.theme == "gruvbox" and config.ui.keys == {"quit": "ctrl+q"}
+    assert list(tomllib.loads(text)) == ["providers", "ui", "download"]
+
+
+def test_save_ui_theme_adds_a_ui_table_after_the_rest(tmp_path: Path) -> None:
+    original = "# mine\n[download]\nconcurrency = 3  # three at once\nenabled = false"
+    path = write(tmp_path, original)
+    save_ui_theme(path, "nord")
+    text = path.read_text()
+    assert text.startswith(original + "\n")
+    assert tomllib.loads(text) == {
+        "download": {"concurrency": 3, "enabled": False},
+        "ui": {"theme": "nord"},
+    }
 
 
 def test_save_ui_theme_creates_or_appends(tmp_path: Path) -> None:

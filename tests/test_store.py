@@ -441,7 +441,7 @@ def test_a_bulk_read_is_exact_however_small_its_caches(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shared-value caches are emptied when they grow; what is read does not change."""
-    from tui.core import store as store_module
+    from tui.core import store_rows
 
     ids = [f"video_{i}" for i in range(30)]
     store.add_tasks("kyy", ids, batch=None, now=T0)
@@ -456,7 +456,7 @@ def test_a_bulk_read_is_exact_however_small_its_caches(
             )
         )
     expected = [store.get("kyy", task_id) for task_id in ids]
-    monkeypatch.setattr(store_module._TaskReader, "LIMIT", 2)
+    monkeypatch.setattr(store_rows.TaskReader, "LIMIT", 2)
     assert store.query(with_raw=True) == expected
     assert store.changed_since(0, with_raw=True)[1] == expected
 

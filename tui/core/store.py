@@ -18,27 +18,48 @@ It is opened with `check_same_thread=False` only so that a thread worker may *ow
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tui.core.model import (
-    TERMINAL_STATES,
-    Download,
-    DownloadState,
-    Event,
-    Failure,
-    State,
-    Task,
-    Tokens,
+from tui.core.model import TERMINAL_STATES, Download, Event, State, Task
+from tui.core.store_rows import (
+    dt_out,
+    dump,
+    event_from_row,
+    event_params,
+    gc_paused,
+    json_from_row,
+    save_params,
+    state_of,
+    task_from_row,
+    tasks_from_cursor,
 )
 from tui.core.store_schema import OWN_TABLES, SCHEMA_VERSION, migrate, user_version
+from tui.core.store_sql import (
+    SELECT_JSON,
+    SELECT_JSON_NO_RAW,
+    SELECT_NO_RAW,
+    SELECT_WITH_RAW,
+    UPDATE_SQL,
+    TaskFilter,
+    where_sql,
+)
+
+__all__ = [
+    "BUSY_TIMEOUT",
+    "CACHE_KIB",
+    "WAL_LIMIT_BYTES",
+    "AddResult",
+    "Store",
+    "StoreError",
+    "TaskFilter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,416 +82,9 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class TaskFilter:
-    """Which tasks a query, count or poll run is about. None means 'any'; an empty set, 'none'."""
-
-    states: frozenset[State] | None = None
-    provider: str | None = None
-    batch: str | None = None
-    ids: frozenset[str] | None = None
-    undownloaded: bool = False
-    """True: only tasks with a video URL whose download is not `done` (the downloader's work),
-    so a caller never reads every finished task just to skip the kept ones."""
-
-
-@dataclass(frozen=True, slots=True)
 class AddResult:
     added: int
     skipped: int  # already tracked (or repeated in the same call)
-
-
-# --- value codecs ---------------------------------------------------------------------------
-
-_STATES: dict[str, State] = {s.value: s for s in State}
-_DOWNLOAD_STATES: dict[str, DownloadState] = {s.value: s for s in DownloadState}
-_EMPTY_TOKENS = Tokens()
-_EMPTY_DOWNLOAD = Download()
-_TERMINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(TERMINAL_STATES))
-
-
-def _dt_out(moment: datetime | None) -> str | None:
-    """Fixed-width ISO 8601 UTC with microseconds: exact, readable, sorts as time sorts.
-
-    A naive datetime is taken as UTC (as `model.iso` does).
-    """
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _json_default(value: Any) -> Any:
-    """Odd values a caller may leave in raw or event data: keep them readable, never crash."""
-    if isinstance(value, datetime):
-        return _dt_out(value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    return str(value)
-
-
-def _dump(value: Any) -> str:
-    # ensure_ascii: an upstream "\ud800" escape parses to a lone surrogate, which SQLite cannot
-    # store as UTF-8; escaped, every str round-trips.
-    return json.dumps(value, separators=(",", ":"), default=_json_default)
-
-
-def _state(value: str) -> State:
-    return _STATES.get(value, State.UNKNOWN)
-
-
-# Task columns in the order of `_task_from_row`; `pk` first, the current body (or NULL) last.
-_COLUMNS = (
-    "provider, id, batch, state, upstream_status, model, progress, created_at, started_at, "
-    "finished_at, video_url, url_expires_at, duration, resolution, super_resolution, ratio, fps, "
-    "seed, generate_audio, tokens_total, tokens_completion, tokens_super_resolution, has_failure, "
-    "failure_code, failure_message, polls, last_polled_at, download_state, download_path, "
-    "download_bytes, download_error, added_at, first_seen_live_at, first_seen_terminal_at, "
-    "not_found_strikes, last_not_found_at, next_poll_at"
-)
-_SELECT_COLUMNS = "t.pk, " + ", ".join("t." + c.strip() for c in _COLUMNS.split(","))
-_SELECT_NO_RAW = f"SELECT {_SELECT_COLUMNS}, NULL FROM tasks t"
-_SELECT_WITH_RAW = (
-    f"SELECT {_SELECT_COLUMNS}, s.body FROM tasks t LEFT JOIN snapshots s ON s.seq = t.raw_seq"
-)
-
-
-def _sql_time(column: str) -> str:
-    """Stored time -> the contract's form (`_iso_z`), in SQL."""
-    return f"substr(t.{column}, 1, 19) || 'Z'"
-
-
-def _sql_in(column: str, words: Iterable[str], otherwise: str) -> str:
-    listed = ", ".join(f"'{word}'" for word in words)
-    return f"CASE WHEN t.{column} IN ({listed}) THEN t.{column} ELSE '{otherwise}' END"
-
-
-# The contract's task object built by SQLite's JSON1, in C: the same object as `_json_from_row`
-# (tests hold them equal), ~3x faster for `status --json` over 100,000 tasks. `raw` is the
-# stored body (always JSON text), embedded with json() so it is validated, never re-encoded.
-def _task_json_sql(raw: str) -> str:
-    """The task object as one SQLite expression; `raw` is the SQL for its body."""
-    return f"""json_object(
-    'provider', t.provider, 'id', t.id, 'batch', t.batch,
-    'state', {_sql_in("state", _STATES, "unknown")},
-    'upstream_status', t.upstream_status, 'model', t.model, 'progress', t.progress,
-    'created_at', {_sql_time("created_at")}, 'started_at', {_sql_time("started_at")},
-    'finished_at', {_sql_time("finished_at")}, 'video_url', t.video_url,
-    'url_expires_at', {_sql_time("url_expires_at")},
-    'duration', CASE WHEN t.duration = CAST(t.duration AS INTEGER)
-                     THEN CAST(t.duration AS INTEGER) ELSE t.duration END,
-    'resolution', t.resolution, 'super_resolution', t.super_resolution, 'ratio', t.ratio,
-    'fps', t.fps, 'seed', t.seed,
-    'generate_audio', CASE t.generate_audio WHEN 1 THEN json('true') WHEN 0 THEN json('false') END,
-    'tokens', json_object('total', t.tokens_total, 'completion', t.tokens_completion,
-                          'super_resolution', t.tokens_super_resolution),
-    'failure', json(CASE WHEN t.has_failure
-                         THEN json_object('code', t.failure_code, 'message', t.failure_message)
-                    END),
-    'polls', t.polls, 'last_polled_at', {_sql_time("last_polled_at")},
-    'download', json_object('state', {_sql_in("download_state", _DOWNLOAD_STATES, "none")},
-                            'path', t.download_path, 'bytes', t.download_bytes,
-                            'error', t.download_error),
-    'raw', {raw})"""
-
-
-_SELECT_JSON = (
-    f"SELECT t.pk, {_task_json_sql('json(s.body)')} FROM tasks t"
-    " LEFT JOIN snapshots s ON s.seq = t.raw_seq"
-)
-_SELECT_JSON_NO_RAW = f"SELECT t.pk, {_task_json_sql('NULL')} FROM tasks t"
-
-# What `save` writes: every column except the key (provider, id), the download columns (owned
-# by set_download) and added_at (written only when the task carries one).
-_SAVE_COLUMNS = (
-    "batch", "state", "upstream_status", "model", "progress", "created_at", "started_at",
-    "finished_at", "video_url", "url_expires_at", "duration", "resolution", "super_resolution",
-    "ratio", "fps", "seed", "generate_audio", "tokens_total", "tokens_completion",
-    "tokens_super_resolution", "has_failure", "failure_code", "failure_message", "polls",
-    "last_polled_at", "first_seen_live_at", "first_seen_terminal_at", "not_found_strikes",
-    "last_not_found_at", "next_poll_at",
-)  # fmt: skip
-_UPDATE_SQL = (
-    "UPDATE tasks SET "
-    + ", ".join(f"{c} = ?" for c in _SAVE_COLUMNS)
-    + ", added_at = COALESCE(?, added_at), raw_seq = ?, change_seq = ?"
-    # The terminal guard, stated where it is used (the trigger enforces it for every writer).
-    + f" WHERE pk = ? AND (state = ? OR state NOT IN ({_TERMINAL_SQL}))"
-)
-
-
-def _save_params(task: Task) -> tuple[Any, ...]:
-    tokens = task.tokens
-    failure = task.failure
-    return (
-        task.batch,
-        str(task.state),
-        task.upstream_status,
-        task.model,
-        task.progress,
-        _dt_out(task.created_at),
-        _dt_out(task.started_at),
-        _dt_out(task.finished_at),
-        task.video_url,
-        _dt_out(task.url_expires_at),
-        task.duration,
-        task.resolution,
-        task.super_resolution,
-        task.ratio,
-        task.fps,
-        task.seed,
-        None if task.generate_audio is None else int(bool(task.generate_audio)),
-        tokens.total,
-        tokens.completion,
-        tokens.super_resolution,
-        0 if failure is None else 1,
-        None if failure is None else failure.code,
-        None if failure is None else failure.message,
-        task.polls,
-        _dt_out(task.last_polled_at),
-        _dt_out(task.first_seen_live_at),
-        _dt_out(task.first_seen_terminal_at),
-        task.not_found_strikes,
-        _dt_out(task.last_not_found_at),
-        _dt_out(task.next_poll_at),
-    )
-
-
-class _TaskReader:
-    """Builds Tasks from rows, one reader per read: equal values become one shared object.
-
-    A bulk read of 100,000 tasks would otherwise hold 100,000 copies of the same provider,
-    model, status words, batch time and token counts (sqlite3 makes a new object per cell):
-    sharing them takes the dashboard's 100,000 tasks from ~150 MB to ~80 MB. Every value is
-    immutable (str, datetime, float and the frozen Tokens / Failure), so sharing changes
-    nothing a caller can see. Each cache is emptied when it grows past `LIMIT` entries, so
-    values that never repeat (poll times with microseconds, messages naming a request) cost
-    no more than they did.
-    """
-
-    LIMIT = 8192
-
-    __slots__ = ("_failures", "_numbers", "_texts", "_times", "_tokens")
-
-    def __init__(self) -> None:
-        self._texts: dict[Any, Any] = {}  # str -> the same str (None -> None)
-        self._times: dict[str, datetime] = {}
-        self._numbers: dict[float, float] = {}
-        self._tokens: dict[tuple[Any, Any, Any], Tokens] = {(None, None, None): _EMPTY_TOKENS}
-        self._failures: dict[tuple[Any, Any], Failure] = {}
-
-    def _time(self, text: str | None) -> datetime | None:
-        if not text:
-            return None
-        moment = self._times.get(text)
-        if moment is None:
-            moment = self._times[text] = datetime.fromisoformat(text)
-        return moment
-
-    def task(self, row: tuple[Any, ...]) -> Task:
-        (
-            _pk, provider, task_id, batch, state, upstream_status, model, progress, created_at,
-            started_at, finished_at, video_url, url_expires_at, duration, resolution,
-            super_resolution, ratio, fps, seed, generate_audio, tokens_total, tokens_completion,
-            tokens_sr, has_failure, failure_code, failure_message, polls, last_polled_at,
-            download_state, download_path, download_bytes, download_error, added_at,
-            first_seen_live_at, first_seen_terminal_at, not_found_strikes, last_not_found_at,
-            next_poll_at, body,
-        ) = row  # fmt: skip
-        texts, times = self._texts, self._times
-        if len(texts) > self.LIMIT:
-            texts.clear()
-        if len(times) > self.LIMIT:
-            times.clear()
-        text = texts.setdefault
-        when = self._time
-        tokens_key = (tokens_total, tokens_completion, tokens_sr)
-        tokens = self._tokens.get(tokens_key)
-        if tokens is None:
-            if len(self._tokens) > self.LIMIT:
-                self._tokens = {(None, None, None): _EMPTY_TOKENS}
-            tokens = self._tokens[tokens_key] = Tokens(*tokens_key)
-        failure = None
-        if has_failure:
-            failure_key = (failure_code, failure_message)
-            failure = self._failures.get(failure_key)
-            if failure is None:
-                if len(self._failures) > self.LIMIT:
-                    self._failures.clear()
-                failure = self._failures[failure_key] = Failure(
-                    text(failure_code, failure_code), text(failure_message, failure_message)
-                )
-        if download_state == "none" and download_path is None and download_bytes is None:
-            download = (
-                _EMPTY_DOWNLOAD
-                if download_error is None
-                else Download(error=text(download_error, download_error))
-            )
-        else:
-            download = Download(
-                _DOWNLOAD_STATES.get(download_state, DownloadState.NONE),
-                download_path,
-                download_bytes,
-                text(download_error, download_error),
-            )
-        if duration is not None:
-            if len(self._numbers) > self.LIMIT:
-                self._numbers.clear()
-            duration = self._numbers.setdefault(duration, duration)
-        return Task(
-            text(provider, provider),
-            task_id,
-            text(batch, batch),
-            _state(state),
-            text(upstream_status, upstream_status),
-            text(model, model),
-            progress,
-            when(created_at),
-            when(started_at),
-            when(finished_at),
-            video_url,
-            when(url_expires_at),
-            duration,
-            text(resolution, resolution),
-            text(super_resolution, super_resolution),
-            text(ratio, ratio),
-            fps,
-            seed,
-            None if generate_audio is None else bool(generate_audio),
-            tokens,
-            failure,
-            polls,
-            when(last_polled_at),
-            download,
-            None if body is None else json.loads(body),
-            when(added_at),
-            when(first_seen_live_at),
-            when(first_seen_terminal_at),
-            not_found_strikes,
-            when(last_not_found_at),
-            when(next_poll_at),
-        )
-
-
-def _task_from_row(row: tuple[Any, ...]) -> Task:
-    """One task from one row (a single read: nothing to share it with)."""
-    return _TaskReader().task(row)
-
-
-def _tasks_from_cursor(cursor: sqlite3.Cursor) -> list[Task]:
-    """Every row of `cursor` as a Task. Rows are taken one at a time (not `fetchall`): at
-    100,000 tasks the rows' own objects, alive next to the tasks until the list is done, left
-    the heap fragmented and the process ~150 MB bigger for good."""
-    reader = _TaskReader()
-    return [reader.task(row) for row in cursor]
-
-
-def _iso_z(text: str | None) -> str | None:
-    """Stored time -> the contract's form, by slicing: what `model.iso` makes of the same
-    datetime (UTC, seconds truncated, `Z`), without building a datetime."""
-    return None if text is None else text[:19] + "Z"
-
-
-def _json_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    """The contract's task object straight from a row: `_task_from_row(row).to_json()`,
-    3x cheaper (tests hold the two equal, key order included)."""
-    (
-        _pk, provider, task_id, batch, state, upstream_status, model, progress, created_at,
-        started_at, finished_at, video_url, url_expires_at, duration, resolution,
-        super_resolution, ratio, fps, seed, generate_audio, tokens_total, tokens_completion,
-        tokens_sr, has_failure, failure_code, failure_message, polls, last_polled_at,
-        download_state, download_path, download_bytes, download_error, *_bookkeeping, body,
-    ) = row  # fmt: skip
-    return {
-        "provider": provider,
-        "id": task_id,
-        "batch": batch,
-        "state": state if state in _STATES else "unknown",
-        "upstream_status": upstream_status,
-        "model": model,
-        "progress": progress,
-        "created_at": _iso_z(created_at),
-        "started_at": _iso_z(started_at),
-        "finished_at": _iso_z(finished_at),
-        "video_url": video_url,
-        "url_expires_at": _iso_z(url_expires_at),
-        "duration": int(duration) if duration is not None and duration.is_integer() else duration,
-        "resolution": resolution,
-        "super_resolution": super_resolution,
-        "ratio": ratio,
-        "fps": fps,
-        "seed": seed,
-        "generate_audio": None if generate_audio is None else bool(generate_audio),
-        "tokens": {
-            "total": tokens_total,
-            "completion": tokens_completion,
-            "super_resolution": tokens_sr,
-        },
-        "failure": {"code": failure_code, "message": failure_message} if has_failure else None,
-        "polls": polls,
-        "last_polled_at": _iso_z(last_polled_at),
-        "download": {
-            "state": download_state if download_state in _DOWNLOAD_STATES else "none",
-            "path": download_path,
-            "bytes": download_bytes,
-            "error": download_error,
-        },
-        "raw": None if body is None else json.loads(body),
-    }
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Bulk reads build 100,000s of objects, none of them cyclic; left on, the cyclic GC keeps
-    rescanning them all (measured: query with raw 2.5x slower). Paused only for that build."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _event_params(event: Event) -> tuple[Any, ...]:
-    return (
-        _dt_out(event.ts) or _dt_out(datetime.now(UTC)),
-        event.kind,
-        event.provider,
-        event.id,
-        _dump(event.data or {}),
-    )
-
-
-def _event_from_row(row: tuple[Any, ...]) -> tuple[int, Event]:
-    event_id, ts, kind, provider, task_id, data = row
-    return event_id, Event(kind, provider, task_id, json.loads(data), datetime.fromisoformat(ts))
-
-
-def _where(flt: TaskFilter | None) -> tuple[str, list[Any]]:
-    """SQL conditions for a filter. Sets travel as one JSON parameter (json_each), so a filter
-    of 100,000 ids needs no temporary table and never hits SQLite's variable limit."""
-    if flt is None:
-        return "", []
-    clauses: list[str] = []
-    params: list[Any] = []
-    if flt.states is not None:
-        clauses.append("t.state IN (SELECT value FROM json_each(?))")
-        params.append(_dump(sorted(str(s) for s in flt.states)))
-    if flt.provider is not None:
-        clauses.append("t.provider = ?")
-        params.append(flt.provider)
-    if flt.batch is not None:
-        clauses.append("t.batch = ?")
-        params.append(flt.batch)
-    if flt.ids is not None:
-        clauses.append("t.id IN (SELECT value FROM json_each(?))")
-        params.append(_dump(sorted(flt.ids)))
-    if flt.undownloaded:
-        clauses.append("t.video_url <> '' AND t.download_state IS NOT 'done'")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def _explain(path: Path, exc: sqlite3.Error) -> str:
@@ -658,7 +272,7 @@ class Store:
         ids = list(ids)
         if not ids:
             return AddResult(0, 0)
-        added_at = _dt_out(now)
+        added_at = dt_out(now)
         with self._write(durable=True) as conn:
             seq = self._bump(conn)
             before = conn.total_changes
@@ -671,12 +285,12 @@ class Store:
         return AddResult(added, len(ids) - added)
 
     def get(self, provider: str, task_id: str, *, with_raw: bool = True) -> Task | None:
-        sql = (_SELECT_WITH_RAW if with_raw else _SELECT_NO_RAW) + (
+        sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + (
             " WHERE t.provider = ? AND t.id = ?"
         )
         with self._errors():
             row = self._conn.execute(sql, (provider, task_id)).fetchone()
-        return None if row is None else _task_from_row(row)
+        return None if row is None else task_from_row(row)
 
     def query(
         self, flt: TaskFilter | None = None, *, with_raw: bool = False, limit: int | None = None
@@ -684,23 +298,23 @@ class Store:
         """Tasks matching `flt`, in the order they were added (the first `limit` of them). One
         statement, one snapshot of the file; `with_raw` joins each task's current body (no
         query per task)."""
-        where, params = _where(flt)
-        sql = (_SELECT_WITH_RAW if with_raw else _SELECT_NO_RAW) + where + " ORDER BY t.pk"
+        where, params = where_sql(flt)
+        sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + where + " ORDER BY t.pk"
         if limit is not None:
             sql += " LIMIT ?"
             params = (*params, max(0, limit))
-        with self._errors(), _gc_paused():
-            return _tasks_from_cursor(self._conn.execute(sql, params))
+        with self._errors(), gc_paused():
+            return tasks_from_cursor(self._conn.execute(sql, params))
 
     def query_json(
         self, flt: TaskFilter | None = None, *, with_raw: bool = True
     ) -> list[dict[str, Any]]:
         """`[t.to_json() for t in query(flt, with_raw=...)]`, built straight from the rows:
         the `status --json` / `export` path, about 3x faster for 100,000 tasks."""
-        where, params = _where(flt)
-        sql = (_SELECT_WITH_RAW if with_raw else _SELECT_NO_RAW) + where + " ORDER BY t.pk"
-        with self._errors(), _gc_paused():
-            return [_json_from_row(row) for row in self._conn.execute(sql, params)]
+        where, params = where_sql(flt)
+        sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + where + " ORDER BY t.pk"
+        with self._errors(), gc_paused():
+            return [json_from_row(row) for row in self._conn.execute(sql, params)]
 
     def iter_json(
         self, flt: TaskFilter | None = None, *, with_raw: bool = True, chunk: int = 2000
@@ -708,15 +322,15 @@ class Store:
         """Each task's contract object as one line of JSON text (no newline), in added order:
         the streaming `status --json` / `export --format json|jsonl` path.
 
-        SQLite builds each object (`_task_json_sql`), so 100,000 bodies are never parsed
+        SQLite builds each object (`task_json_sql`), so 100,000 bodies are never parsed
         into Python objects, and memory stays flat. `json.loads(line)` equals
         `task.to_json()`; whitespace and non-ASCII escapes differ from `json.dumps`.
         Rows are read `chunk` at a time by added order, so nothing is read twice; a task
         changed while the export runs appears as it was when its chunk was read.
         """
-        where, params = _where(flt)
+        where, params = where_sql(flt)
         sql = (
-            (_SELECT_JSON if with_raw else _SELECT_JSON_NO_RAW)
+            (SELECT_JSON if with_raw else SELECT_JSON_NO_RAW)
             + (where + " AND" if where else " WHERE")
             + " t.pk > ? ORDER BY t.pk LIMIT ?"
         )
@@ -733,14 +347,14 @@ class Store:
 
     def counts(self, flt: TaskFilter | None = None) -> dict[State, int]:
         """How many tasks are in each state; every State is a key (zero when none)."""
-        where, params = _where(flt)
+        where, params = where_sql(flt)
         with self._errors():
             rows = self._conn.execute(
                 f"SELECT t.state, COUNT(*) FROM tasks t{where} GROUP BY t.state", params
             ).fetchall()
         out = dict.fromkeys(State, 0)
         for state, count in rows:
-            out[_state(state)] += count
+            out[state_of(state)] += count
         return out
 
     def save(self, task: Task, events: Sequence[Event] = ()) -> None:
@@ -761,7 +375,7 @@ class Store:
         terminal, NORMAL otherwise.
         """
         prepared = [
-            (task, list(events), None if task.raw is None else _dump(task.raw))
+            (task, list(events), None if task.raw is None else dump(task.raw))
             for task, events in items
         ]
         if not prepared:
@@ -793,7 +407,7 @@ class Store:
             return False
         pk, stored_state, raw_seq, stored_body = row
         state = str(task.state)
-        if stored_state != state and _state(stored_state) in TERMINAL_STATES:
+        if stored_state != state and state_of(stored_state) in TERMINAL_STATES:
             log.warning(
                 "save: refused to move %s/%s from terminal %s to %s",
                 task.provider,
@@ -804,14 +418,14 @@ class Store:
             return False
         new_snapshot = None
         if body is not None and body != stored_body:
-            ts = _dt_out(task.last_polled_at) or _dt_out(datetime.now(UTC))
+            ts = dt_out(task.last_polled_at) or dt_out(datetime.now(UTC))
             new_snapshot = conn.execute(
                 "INSERT INTO snapshots (task_pk, ts, body) VALUES (?, ?, ?)", (pk, ts, body)
             ).lastrowid
             raw_seq = new_snapshot
         updated = conn.execute(
-            _UPDATE_SQL,
-            (*_save_params(task), _dt_out(task.added_at), raw_seq, seq, pk, state),
+            UPDATE_SQL,
+            (*save_params(task), dt_out(task.added_at), raw_seq, seq, pk, state),
         ).rowcount
         if updated != 1:  # the trigger said no; keep the item all-or-nothing
             if new_snapshot is not None:
@@ -820,7 +434,7 @@ class Store:
         if events:
             conn.executemany(
                 "INSERT INTO events (ts, kind, provider, task_id, data) VALUES (?, ?, ?, ?, ?)",
-                [_event_params(e) for e in events],
+                [event_params(e) for e in events],
             )
         return True
 
@@ -859,7 +473,7 @@ class Store:
         if not ids:
             return 0
         sql = "DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))"
-        params: list[Any] = [_dump(ids)]
+        params: list[Any] = [dump(ids)]
         if provider is not None:
             sql += " AND provider = ?"
             params.append(provider)
@@ -883,11 +497,11 @@ class Store:
                 change_seq = 0
             if change_seq == high:
                 return high, []
-            sql = (_SELECT_WITH_RAW if with_raw else _SELECT_NO_RAW) + (
+            sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + (
                 " WHERE t.change_seq > ? AND t.change_seq <= ? ORDER BY t.pk"
             )
-            with _gc_paused():
-                return high, _tasks_from_cursor(self._conn.execute(sql, (change_seq, high)))
+            with gc_paused():
+                return high, tasks_from_cursor(self._conn.execute(sql, (change_seq, high)))
 
     def snapshots(self, provider: str, task_id: str) -> list[tuple[datetime, Any]]:
         """The distinct bodies stored for a task, oldest first: (when, body)."""
@@ -917,7 +531,7 @@ class Store:
         """Log events that change no task (http errors, notices, summaries, removals)."""
         if not events:
             return
-        params = [_event_params(e) for e in events]
+        params = [event_params(e) for e in events]
         with self._write(durable=any(e.kind == "state" for e in events)) as conn:
             conn.executemany(
                 "INSERT INTO events (ts, kind, provider, task_id, data) VALUES (?, ?, ?, ?, ?)",
@@ -932,7 +546,7 @@ class Store:
                 "WHERE provider = ? AND task_id = ? ORDER BY id",
                 (provider, task_id),
             ).fetchall()
-        return [_event_from_row(row)[1] for row in rows]
+        return [event_from_row(row)[1] for row in rows]
 
     def events_after(self, event_id: int, limit: int = 1000) -> list[tuple[int, Event]]:
         """Events with an id above `event_id`, oldest first (a viewer's log follows these)."""
@@ -942,7 +556,7 @@ class Store:
                 "WHERE id > ? ORDER BY id LIMIT ?",
                 (event_id, limit),
             ).fetchall()
-        return [_event_from_row(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def last_event_id(self) -> int:
         with self._errors():
