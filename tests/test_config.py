@@ -487,3 +487,61 @@ def test_config_values_are_plain_frozen_dataclasses() -> None:
     config = Config(providers={"a": provider})
     with pytest.raises(AttributeError):
         config.path = Path("x")  # type: ignore[misc]
+
+
+def test_create_and_store_keys_have_their_contract_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[providers.a]\nkind = "newapi"\nbase_url = "https://a.example"\n'
+        '[providers.k]\nkind = "kyy"\nbase_url = "https://k.example"\ncreate_path = "/v2/make"\n'
+        "max_live = 20\ncreate_rate = 6.5\nmax_attempts = 5\n"
+        '[providers.r]\nkind = "ark"\nbase_url = "https://r.example"\n'
+    )
+    config = load_config(path, env={})
+    a, k, r = config.providers["a"], config.providers["k"], config.providers["r"]
+    assert (a.max_live, a.create_rate, a.max_attempts) == (10, 30.0, 3)
+    assert a.create_endpoint == "/v1/video/generations"
+    assert r.create_endpoint == "/contents/generations/tasks"
+    assert (k.create_endpoint, k.max_live, k.create_rate, k.max_attempts) == (
+        "/v2/make",
+        20,
+        6.5,
+        5,
+    )
+    assert config.store.give_up_after == 600.0
+    assert load_config(tmp_path / "none.toml", env={}).providers["kyy"].create_endpoint == (
+        "/v1/kyyvideo2/videos"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "needle"),
+    [
+        ("[store]", "give_up_after = nan", "give_up_after = nan is not a finite number"),
+        ("[store]", "give_up_after = -5", "must be above 0"),
+        ("[store]", "give_up = 5", "did you mean give_up_after?"),
+        (
+            '[providers.a]\nkind = "newapi"\nbase_url = "https://a.example"',
+            "max_live = 0",
+            "1 or more",
+        ),
+        (
+            '[providers.a]\nkind = "newapi"\nbase_url = "https://a.example"',
+            "create_rate = inf",
+            "finite",
+        ),
+        (
+            '[providers.a]\nkind = "newapi"\nbase_url = "https://a.example"',
+            'create_path = "v1/x"',
+            "starts with '/'",
+        ),
+    ],
+)
+def test_bad_create_and_store_values_name_the_key(
+    tmp_path: Path, table: str, line: str, needle: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"{table}\n{line}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert needle in str(caught.value) and str(path) in str(caught.value)

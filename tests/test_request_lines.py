@@ -15,11 +15,11 @@ class P:
     kind: str = "newapi"
     api_key: str | None = "sk-test"
     api_key_env: str | None = "ANYFAST_API_KEY"
-    create_path: str | None = "/v1/video/generations"
+    create_endpoint: str | None = "/v1/video/generations"
 
 
 ONE = {"anyfast": P("anyfast")}
-TWO = {"anyfast": P("anyfast"), "kyy": P("kyy", kind="kyy", create_path="/v1/kyyvideo2/videos")}
+TWO = {"anyfast": P("anyfast"), "kyy": P("kyy", kind="kyy", create_endpoint="/v1/kyyvideo2/videos")}
 
 
 def line(value: object) -> str:
@@ -76,7 +76,7 @@ def test_binary_junk_and_huge_lines_are_refused_without_quoting_them() -> None:
 
 def test_the_provider_must_be_known_have_a_create_path_and_a_key() -> None:
     providers = {
-        "a": P("a", create_path=None),
+        "a": P("a", create_endpoint=None),
         "b": P("b", api_key=None, api_key_env="B_KEY"),
     }
     body = {"model": "m"}

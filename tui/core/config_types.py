@@ -38,6 +38,20 @@ class ProviderConfig:
     min_interval: float = 10.0  # never poll one task more often than this, in seconds
     max_interval: float = 120.0  # never leave a live task unpolled longer than this
     timeout: float = 30.0  # seconds for one request
+    create_path: str | None = None  # where create requests go; None: the dialect's own path
+    max_live: int = 10  # most tasks queued or running at once from this store (creates wait)
+    create_rate: float = 30.0  # most creates per minute
+    max_attempts: int = 3  # attempts per original request, the first included (`retry`)
+
+    @property
+    def create_endpoint(self) -> str | None:
+        """The create path: the configured one, else the dialect's documented default."""
+        if self.create_path:
+            return self.create_path
+        from tui.core.dialects import DIALECTS
+
+        dialect = DIALECTS.get(self.kind)
+        return dialect.create_path if dialect is not None else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,11 @@ class DownloadConfig:
     dir: Path = field(default_factory=default_download_dir)
     template: str = DEFAULT_TEMPLATE
     concurrency: int = 2  # downloads at once
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    give_up_after: float = 600.0  # seconds the store may refuse writes before `watch` gives up
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,7 @@ class UIConfig:
 class Config:
     providers: dict[str, ProviderConfig]
     download: DownloadConfig = field(default_factory=DownloadConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     ui: UIConfig = field(default_factory=UIConfig)
     path: Path | None = None  # the file it came from (None = built-in defaults)
 

@@ -19,6 +19,7 @@ from tui.core.config_types import (
     ConfigError,
     DownloadConfig,
     ProviderConfig,
+    StoreConfig,
     UIConfig,
     default_of,
     preset_providers,
@@ -30,7 +31,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys in seconds, and the most they may say: a larger one (`max_interval = 1e12` for "never")
 # would overflow the datetime of a task's next poll.
-_SECONDS = frozenset({"min_interval", "max_interval", "timeout"})
+_SECONDS = frozenset({"min_interval", "max_interval", "timeout", "give_up_after"})
 _YEAR = 365 * 24 * 3600
 
 
@@ -59,7 +60,7 @@ def _decode_message(path: Path, exc: tomllib.TOMLDecodeError) -> str:
     return f'{where}: not valid TOML: {message}. Fix the syntax there, e.g. key = "text" or key = 5'
 
 
-_TOP_KEYS = ("providers", "download", "ui")
+_TOP_KEYS = ("providers", "download", "store", "ui")
 _PROVIDER_KEYS = (
     "kind",
     "base_url",
@@ -70,7 +71,12 @@ _PROVIDER_KEYS = (
     "min_interval",
     "max_interval",
     "timeout",
+    "create_path",
+    "max_live",
+    "create_rate",
+    "max_attempts",
 )
+_STORE_KEYS = ("give_up_after",)
 _DOWNLOAD_KEYS = ("enabled", "dir", "template", "concurrency")
 _UI_KEYS = ("theme", "keys")
 
@@ -211,6 +217,7 @@ class _Reader:
         return Config(
             providers=providers,
             download=self.download(self.table((), data, "download")),
+            store=self.store(self.table((), data, "store")),
             ui=self.ui(self.table((), data, "ui")),
             path=self.path,
         )
@@ -292,6 +299,21 @@ class _Reader:
             table, values, "max_interval", own, "the most seconds a live task goes unpolled"
         )
         timeout = self.number(table, values, "timeout", own, "seconds for one request")
+        create_path = self.string(table, values, "create_path", 'e.g. "/v1/video/generations"')
+        if create_path is not None and not create_path.startswith("/"):
+            raise self.fail(
+                table,
+                "create_path",
+                f"create_path = {_show(create_path)} must be a path that starts with '/', "
+                'e.g. create_path = "/v1/video/generations"',
+            )
+        max_live = self.whole(
+            table, values, "max_live", own, "the most tasks queued or running at once"
+        )
+        create_rate = self.number(table, values, "create_rate", own, "the most creates per minute")
+        max_attempts = self.whole(
+            table, values, "max_attempts", own, "attempts per request, the first included"
+        )
         if min_interval > max_interval:
             key = "max_interval" if "max_interval" in values else "min_interval"
             raise self.fail(
@@ -311,6 +333,10 @@ class _Reader:
             min_interval=min_interval,
             max_interval=max_interval,
             timeout=timeout,
+            create_path=create_path,
+            max_live=max_live,
+            create_rate=create_rate,
+            max_attempts=max_attempts,
         )
 
     def check_private(self, table: tuple[str, ...]) -> None:
@@ -352,6 +378,20 @@ class _Reader:
         return DownloadConfig(
             enabled=enabled, dir=directory, template=template, concurrency=concurrency
         )
+
+    def store(self, values: dict[str, Any]) -> StoreConfig:
+        table = ("store",)
+        for key in values:
+            if key not in _STORE_KEYS:
+                raise self.unknown(table, key, _STORE_KEYS)
+        give_up_after = self.number(
+            table,
+            values,
+            "give_up_after",
+            StoreConfig,
+            "seconds the store may refuse writes before watch gives up",
+        )
+        return StoreConfig(give_up_after=give_up_after)
 
     def check_template(self, template: str) -> None:
         import string

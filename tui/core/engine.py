@@ -37,7 +37,6 @@ Key = tuple[str, str]
 
 # Events that only exist as events (state changes are stored with their task).
 _PERSISTED_KINDS = frozenset({"http_error", "download", "provider", "notice", "error", "removed"})
-STORE_GIVE_UP_AFTER = 600.0  # seconds of store outage after which a run ends (exit 2 in watch)
 
 
 class Engine:
@@ -51,7 +50,7 @@ class Engine:
         transport: httpx.AsyncBaseTransport | None = None,
         video_transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
-        store_give_up_after: float = STORE_GIVE_UP_AFTER,
+        store_give_up_after: float | None = None,
         store_opener: Callable[[Path], Store] = Store.open,
     ) -> None:
         """`store` is read on the caller's loop; every write goes through a `StoreWriter` (its
@@ -77,7 +76,9 @@ class Engine:
             store.path,
             clock=self.clock,
             on_change=self._store_changed,
-            give_up_after=store_give_up_after,
+            give_up_after=(
+                config.store.give_up_after if store_give_up_after is None else store_give_up_after
+            ),
             opener=store_opener,
         )
         self._downloader: Downloader | None = None

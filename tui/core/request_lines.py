@@ -28,7 +28,9 @@ class ProviderLike(Protocol):
     kind: str
     api_key: str | None
     api_key_env: str | None
-    create_path: str | None
+
+    @property
+    def create_endpoint(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,7 @@ def _one(
     if not isinstance(model, str) or not model.strip():
         raise _Bad("the create body has no 'model' (a non-empty string)")
     config = _provider(chosen, providers)
-    if not config.create_path:
+    if not config.create_endpoint:
         raise _Bad(
             f"provider '{config.name}' has no create path: set create_path in "
             f"[providers.{config.name}]"

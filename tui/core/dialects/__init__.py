@@ -15,6 +15,7 @@ from tui.core.model import Snapshot
 class Dialect(Protocol):
     kind: str
     id_prefixes: tuple[str, ...]
+    create_path: str  # the default path for create requests (`[providers.X] create_path`)
 
     def status_path(self, task_id: str) -> str:
         """The path to append to a provider's base_url (the id percent-quoted)."""

@@ -49,6 +49,7 @@ def task_fields(obj: Any) -> dict[str, Any]:
 
 class ArkDialect:
     kind = "ark"
+    create_path = "/contents/generations/tasks"  # POST here to create a task (the provider's docs)
     id_prefixes: tuple[str, ...] = ("cgt-",)
 
     def status_path(self, task_id: str) -> str:

@@ -23,6 +23,7 @@ STATES: dict[str, State] = {
 
 class KyyDialect:
     kind = "kyy"
+    create_path = "/v1/kyyvideo2/videos"  # POST here to create a task (the provider's docs)
     id_prefixes: tuple[str, ...] = ("video_",)
 
     def status_path(self, task_id: str) -> str:

@@ -37,6 +37,7 @@ _FAIL_REASON = re.compile(r"task failed, code: (.*?), message: (.*)", re.DOTALL)
 
 class NewApiDialect:
     kind = "newapi"
+    create_path = "/v1/video/generations"  # POST here to create a task (the provider's docs)
     id_prefixes: tuple[str, ...] = ("asyntask_", "task_")
 
     def status_path(self, task_id: str) -> str:
