@@ -126,26 +126,43 @@ def test_migrates_an_empty_database_at_user_version_0(db: Path) -> None:
     assert user_version(other_connection(db)) == SCHEMA_VERSION
 
 
-def test_a_later_step_runs_once_on_a_v1_file(db: Path) -> None:
-    """How v2 will arrive: one more function in MIGRATIONS; a v1 file gets only that step."""
+def test_a_later_step_runs_once_on_a_current_file(db: Path) -> None:
+    """How the next version arrives: one more function in MIGRATIONS; a file at the current
+    version gets only that step, once."""
     Store.open(db).close()
     ran: list[int] = []
+    nxt = SCHEMA_VERSION + 1
 
-    def v2(conn: sqlite3.Connection) -> None:
+    def step(conn: sqlite3.Connection) -> None:
         ran.append(user_version(conn))
         conn.execute("ALTER TABLE tasks ADD COLUMN note TEXT")
 
     con = other_connection(db)
     con.execute("BEGIN IMMEDIATE")
-    assert migrate(con, (*MIGRATIONS, v2)) == 2
+    assert migrate(con, (*MIGRATIONS, step)) == nxt
     con.execute("COMMIT")
-    assert ran == [1]
-    assert user_version(con) == 2
+    assert ran == [SCHEMA_VERSION]
+    assert user_version(con) == nxt
     assert "note" in {r[1] for r in con.execute("PRAGMA table_info(tasks)")}
     con.execute("BEGIN IMMEDIATE")
-    assert migrate(con, (*MIGRATIONS, v2)) == 2  # nothing left to do
+    assert migrate(con, (*MIGRATIONS, step)) == nxt  # nothing left to do
     con.execute("COMMIT")
-    assert ran == [1]
+    assert ran == [SCHEMA_VERSION]
+
+
+def test_a_v1_store_gains_the_requests_table_and_keeps_its_tasks(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    con = other_connection(db)
+    con.execute("BEGIN IMMEDIATE")
+    migrate(con, MIGRATIONS[:1])
+    con.execute("INSERT INTO tasks (provider, id) VALUES ('kyy', 'video_old')")
+    con.execute("COMMIT")
+    con.close()
+    with Store.open(db) as store:
+        assert [t.id for t in store.query()] == ["video_old"]
+    con = other_connection(db)
+    assert user_version(con) == SCHEMA_VERSION == 2
+    assert "fingerprint" in {r[1] for r in con.execute("PRAGMA table_info(requests)")}
 
 
 def test_reopening_keeps_everything(db: Path) -> None:

@@ -173,7 +173,7 @@ class Store:
 
     def _prepare(self) -> None:
         conn = self._conn
-        with self._errors():
+        with self.errors():
             # The first read of the file: one that is not SQLite fails here.
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")  # snapshots follow their task on remove
@@ -190,7 +190,7 @@ class Store:
                 )
             if version == SCHEMA_VERSION:
                 return
-            with self._write(durable=True) as tx:
+            with self.transaction(durable=True) as tx:
                 version = user_version(tx)  # another process may have migrated meanwhile
                 if version == 0:
                     tables = {
@@ -225,7 +225,7 @@ class Store:
     # --- transactions -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def errors(self) -> Iterator[None]:
         """sqlite3 errors become StoreError naming our file and what to do."""
         try:
             yield
@@ -233,7 +233,13 @@ class Store:
             raise StoreError(self.path, _explain(self.path, exc)) from exc
 
     @contextlib.contextmanager
-    def _write(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads, with sqlite3 errors explained (see `errors`)."""
+        with self.errors():
+            yield self._conn
+
+    @contextlib.contextmanager
+    def transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it lands, or none of it (full disk included).
 
         `durable` commits with synchronous=FULL (fsync of the WAL at commit), else NORMAL.
@@ -241,7 +247,7 @@ class Store:
         """
         conn = self._conn
         level = "FULL" if durable else "NORMAL"
-        with self._errors():
+        with self.errors():
             if self._sync != level:
                 conn.execute(f"PRAGMA synchronous = {level}")
                 self._sync = level
@@ -256,7 +262,7 @@ class Store:
                 raise
 
     @staticmethod
-    def _bump(conn: sqlite3.Connection) -> int:
+    def bump(conn: sqlite3.Connection) -> int:
         """The next change_seq, for every row this transaction touches."""
         rows = conn.execute(
             "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value"
@@ -273,8 +279,8 @@ class Store:
         if not ids:
             return AddResult(0, 0)
         added_at = dt_out(now)
-        with self._write(durable=True) as conn:
-            seq = self._bump(conn)
+        with self.transaction(durable=True) as conn:
+            seq = self.bump(conn)
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO tasks (provider, id, batch, state, added_at, change_seq) "
@@ -288,7 +294,7 @@ class Store:
         sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + (
             " WHERE t.provider = ? AND t.id = ?"
         )
-        with self._errors():
+        with self.errors():
             row = self._conn.execute(sql, (provider, task_id)).fetchone()
         return None if row is None else task_from_row(row)
 
@@ -303,7 +309,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params = (*params, max(0, limit))
-        with self._errors(), gc_paused():
+        with self.errors(), gc_paused():
             return tasks_from_cursor(self._conn.execute(sql, params))
 
     def query_json(
@@ -313,7 +319,7 @@ class Store:
         the `status --json` / `export` path, about 3x faster for 100,000 tasks."""
         where, params = where_sql(flt)
         sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + where + " ORDER BY t.pk"
-        with self._errors(), gc_paused():
+        with self.errors(), gc_paused():
             return [json_from_row(row) for row in self._conn.execute(sql, params)]
 
     def iter_json(
@@ -337,7 +343,7 @@ class Store:
         chunk = max(1, chunk)
         last = 0
         while True:
-            with self._errors():
+            with self.errors():
                 rows = self._conn.execute(sql, (*params, last, chunk)).fetchall()
             for _pk, line in rows:
                 yield line
@@ -348,7 +354,7 @@ class Store:
     def counts(self, flt: TaskFilter | None = None) -> dict[State, int]:
         """How many tasks are in each state; every State is a key (zero when none)."""
         where, params = where_sql(flt)
-        with self._errors():
+        with self.errors():
             rows = self._conn.execute(
                 f"SELECT t.state, COUNT(*) FROM tasks t{where} GROUP BY t.state", params
             ).fetchall()
@@ -384,8 +390,8 @@ class Store:
             task.state in TERMINAL_STATES or any(e.kind == "state" for e in events)
             for task, events, _ in prepared
         )
-        with self._write(durable=durable) as conn:
-            seq = self._bump(conn)
+        with self.transaction(durable=durable) as conn:
+            seq = self.bump(conn)
             for task, events, body in prepared:
                 self._save_one(conn, task, events, body, seq)
 
@@ -447,8 +453,8 @@ class Store:
         one fsync for a thousand videos queued at once, not a thousand."""
         if not items:
             return
-        with self._write(durable=True) as conn:
-            seq = self._bump(conn)
+        with self.transaction(durable=True) as conn:
+            seq = self.bump(conn)
             conn.executemany(
                 "UPDATE tasks SET download_state = ?, download_path = ?, download_bytes = ?, "
                 "download_error = ?, change_seq = ? WHERE provider = ? AND id = ?",
@@ -477,8 +483,8 @@ class Store:
         if provider is not None:
             sql += " AND provider = ?"
             params.append(provider)
-        with self._write(durable=True) as conn:
-            self._bump(conn)
+        with self.transaction(durable=True) as conn:
+            self.bump(conn)
             return conn.execute(sql, params).rowcount
 
     def changed_since(self, change_seq: int, *, with_raw: bool = False) -> tuple[int, list[Task]]:
@@ -489,7 +495,7 @@ class Store:
         store's (another file in its place) starts over. Removed tasks are not reported: follow
         the event log for those.
         """
-        with self._errors():
+        with self.errors():
             high = int(
                 self._conn.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()[0]
             )
@@ -505,7 +511,7 @@ class Store:
 
     def snapshots(self, provider: str, task_id: str) -> list[tuple[datetime, Any]]:
         """The distinct bodies stored for a task, oldest first: (when, body)."""
-        with self._errors():
+        with self.errors():
             rows = self._conn.execute(
                 "SELECT s.ts, s.body FROM snapshots s JOIN tasks t ON t.pk = s.task_pk "
                 "WHERE t.provider = ? AND t.id = ? ORDER BY s.seq",
@@ -514,12 +520,12 @@ class Store:
         return [(datetime.fromisoformat(ts), json.loads(body)) for ts, body in rows]
 
     def providers(self) -> list[str]:
-        with self._errors():
+        with self.errors():
             rows = self._conn.execute("SELECT DISTINCT provider FROM tasks ORDER BY provider")
             return [name for (name,) in rows]
 
     def batches(self) -> list[str]:
-        with self._errors():
+        with self.errors():
             rows = self._conn.execute(
                 "SELECT DISTINCT batch FROM tasks WHERE batch IS NOT NULL ORDER BY batch"
             )
@@ -532,7 +538,7 @@ class Store:
         if not events:
             return
         params = [event_params(e) for e in events]
-        with self._write(durable=any(e.kind == "state" for e in events)) as conn:
+        with self.transaction(durable=any(e.kind == "state" for e in events)) as conn:
             conn.executemany(
                 "INSERT INTO events (ts, kind, provider, task_id, data) VALUES (?, ?, ?, ?, ?)",
                 params,
@@ -540,7 +546,7 @@ class Store:
 
     def history(self, provider: str, task_id: str) -> list[Event]:
         """This task's events, oldest first."""
-        with self._errors():
+        with self.errors():
             rows = self._conn.execute(
                 "SELECT id, ts, kind, provider, task_id, data FROM events "
                 "WHERE provider = ? AND task_id = ? ORDER BY id",
@@ -550,7 +556,7 @@ class Store:
 
     def events_after(self, event_id: int, limit: int = 1000) -> list[tuple[int, Event]]:
         """Events with an id above `event_id`, oldest first (a viewer's log follows these)."""
-        with self._errors():
+        with self.errors():
             rows = self._conn.execute(
                 "SELECT id, ts, kind, provider, task_id, data FROM events "
                 "WHERE id > ? ORDER BY id LIMIT ?",
@@ -559,5 +565,5 @@ class Store:
         return [event_from_row(row) for row in rows]
 
     def last_event_id(self) -> int:
-        with self._errors():
+        with self.errors():
             return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])

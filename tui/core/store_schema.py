@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 Migration = Callable[[sqlite3.Connection], None]
 
 # Our tables: an SQLite file at user_version 0 holding any other table is someone else's.
-OWN_TABLES: frozenset[str] = frozenset({"tasks", "snapshots", "events", "meta"})
+OWN_TABLES: frozenset[str] = frozenset({"tasks", "snapshots", "events", "meta", "requests"})
 
 # v1's terminal states, frozen here on purpose (a migration must not move when model.py does;
 # tests check that this still equals model.TERMINAL_STATES).
@@ -122,8 +122,46 @@ def _v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-# Ordered: MIGRATIONS[0] makes version 1, MIGRATIONS[1] would make version 2, ...
-MIGRATIONS: tuple[Migration, ...] = (_v1,)
+_V2: tuple[str, ...] = (
+    # Create requests (`submit`): recorded before they are sent, so a crash never sends one
+    # twice. `seq` is the recorded order (sent in that order). `state` is a RequestState word;
+    # `not_before` holds a 429's Retry-After; `body` is the create body as JSON text, sent as
+    # given. A created request names its task (provider, task_id): the task object's `request`.
+    """
+    CREATE TABLE requests (
+        seq INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        name TEXT,
+        batch TEXT,
+        state TEXT NOT NULL DEFAULT 'pending',
+        task_id TEXT,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        previous_id TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        answered_at TEXT,
+        http_status INTEGER,
+        error_code TEXT,
+        error_message TEXT,
+        not_before TEXT,
+        body TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX requests_open ON requests (state, provider, seq)",
+    "CREATE INDEX requests_fingerprint ON requests (fingerprint)",
+    "CREATE INDEX requests_task ON requests (provider, task_id)",
+)
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    """Create requests (`submit`, `retry`)."""
+    for statement in _V2:
+        conn.execute(statement)
+
+
+# Ordered: MIGRATIONS[0] makes version 1, MIGRATIONS[1] version 2, ...
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
 
