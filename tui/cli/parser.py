@@ -8,7 +8,6 @@ Each command's function is named here, but none of them imports anything heavy a
 from __future__ import annotations
 
 import argparse
-import math
 
 from tui.cli.config_cmd import cmd_config_init, cmd_config_missing, cmd_config_path, cmd_config_show
 from tui.cli.dashboard import cmd_dashboard, cmd_demo
@@ -34,13 +33,13 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if math.isnan(value):
+    if value != value:  # NaN, the one float unequal to itself (`math` costs start-up time)
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of seconds: give one above 0, e.g. 600"
         )
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be above 0: a number of seconds, e.g. 600")
-    if math.isinf(value):
+    if value == float("inf"):
         raise argparse.ArgumentTypeError(
             f"{text} is not a finite number of seconds: give one above 0, e.g. 600 "
             "(or leave the option out to have no limit)"
