@@ -23,6 +23,7 @@ from tui.core.lock import PollerLock
 from tui.core.model import (
     Download,
     DownloadState,
+    Event,
     Failure,
     State,
     Task,
@@ -412,6 +413,36 @@ def test_status_on_an_empty_store(env: dict[str, Path], capsys: pytest.CaptureFi
     assert code == 0 and "no tasks tracked yet" in out
     code, out, _ = run(["status", "--json"], capsys)
     assert (code, json.loads(out)) == (0, [])
+
+
+def test_status_table_lines_up_wide_characters_by_terminal_cell(
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CJK model name takes two cells a character: the columns after it still line up."""
+    from tui.core.text_width import cell_width
+
+    seed(env["db"], [finished("kyy", "video_wide", model="视频模型"), finished("kyy", "video_n")])
+    code, out, _ = run(["status"], capsys)
+    header, *rows = out.splitlines()[:3]
+    assert code == 0 and "视频模型" in rows[0]
+    progress_end = cell_width(header[: header.index("PROGRESS") + len("PROGRESS")])
+    assert [cell_width(row[: row.index("100%") + 4]) for row in rows] == [progress_end] * 2
+
+
+def test_watch_lines_on_a_terminal_are_cut_to_its_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.cli.watch import print_event_line
+    from tui.core.text_width import cell_width
+
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    event = Event("state", "kyy", "video_" + "長" * 30, data={"from": "queued", "to": "running"})
+    print_event_line(event, as_json=False)
+    print_event_line(Event("poll", "kyy", "video_1"), as_json=False)
+    cut, whole = capsys.readouterr().out.splitlines()
+    assert cut.endswith("…") and cell_width(cut) <= 40 and "kyy video_長" in cut
+    assert whole.endswith(" poll     kyy video_1")  # a line that fits is left whole
 
 
 def test_status_table_never_prints_control_sequences(
