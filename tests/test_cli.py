@@ -23,6 +23,7 @@ from tui.core.lock import PollerLock
 from tui.core.model import (
     Download,
     DownloadState,
+    Event,
     Failure,
     State,
     Task,
@@ -117,10 +118,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         (["status", "--state", "done"], ["unknown state 'done'", "queued, running, succeeded"]),
         (["watch", "--timeout", "soon"], ["not a number of seconds"]),
         (["watch", "--timeout", "0"], ["must be above 0"]),
+        (["watch", "--timeout", "-1"], ["argument --timeout: -1 must be above 0"]),
+        (["watch", "--timeout=-0.5"], ["-0.5 must be above 0"]),
+        (["watch", "--timeout=-inf"], ["-inf must be above 0"]),
+        (["watch", "--timeout", "nan"], ["'nan' is not a number of seconds"]),
+        (["watch", "--timeout", "NaN"], ["'NaN' is not a number of seconds"]),
+        (["watch", "--timeout", "inf"], ["inf is not a finite number of seconds"]),
+        (["watch", "--timeout", "1e999"], ["1e999 is not a finite number of seconds"]),
         (["export", "--format", "xml"], ["invalid choice: 'xml'"]),
         (["frobnicate"], ["invalid choice"]),
         (["remove"], ["the following arguments are required: ID"]),
         (["demo", "--tasks", "0"], ["between 1 and 100000"]),
+        (["demo", "--tasks", "-3"], ["between 1 and 100000"]),
+        (["demo", "--tasks", "nan"], ["'nan' is not a whole number"]),
         (["config"], ["config needs an action"]),
     ],
 )
@@ -405,6 +415,36 @@ def test_status_on_an_empty_store(env: dict[str, Path], capsys: pytest.CaptureFi
     assert (code, json.loads(out)) == (0, [])
 
 
+def test_status_table_lines_up_wide_characters_by_terminal_cell(
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CJK model name takes two cells a character: the columns after it still line up."""
+    from tui.core.text_width import cell_width
+
+    seed(env["db"], [finished("kyy", "video_wide", model="视频模型"), finished("kyy", "video_n")])
+    code, out, _ = run(["status"], capsys)
+    header, *rows = out.splitlines()[:3]
+    assert code == 0 and "视频模型" in rows[0]
+    progress_end = cell_width(header[: header.index("PROGRESS") + len("PROGRESS")])
+    assert [cell_width(row[: row.index("100%") + 4]) for row in rows] == [progress_end] * 2
+
+
+def test_watch_lines_on_a_terminal_are_cut_to_its_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.cli.watch import print_event_line
+    from tui.core.text_width import cell_width
+
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    event = Event("state", "kyy", "video_" + "長" * 30, data={"from": "queued", "to": "running"})
+    print_event_line(event, as_json=False)
+    print_event_line(Event("poll", "kyy", "video_1"), as_json=False)
+    cut, whole = capsys.readouterr().out.splitlines()
+    assert cut.endswith("…") and cell_width(cut) <= 40 and "kyy video_長" in cut
+    assert whole.endswith(" poll     kyy video_1")  # a line that fits is left whole
+
+
 def test_status_table_never_prints_control_sequences(
     env: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -455,6 +495,17 @@ def test_export_to_an_unwritable_place_says_so(
 ) -> None:
     code, _, err = run(["export", "-o", str(stocked["tmp"] / "no" / "such" / "dir.json")], capsys)
     assert code == 2 and "cannot write it" in err and "Traceback" not in err
+
+
+def test_a_failed_export_leaves_no_file_behind(
+    stocked: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = stocked["tmp"] / "exports"
+    (folder / "taken.json").mkdir(parents=True)  # a folder where the file should go
+    code, _, err = run(["export", "-o", str(folder / "taken.json")], capsys)
+    assert code == 2 and "cannot write it" in err
+    assert [p.name for p in folder.iterdir()] == ["taken.json"]  # no temporary file left
+    assert (folder / "taken.json").is_dir()
 
 
 # --- remove -------------------------------------------------------------------------------------
@@ -565,6 +616,19 @@ def test_watch_while_another_process_polls_names_the_holder(
 
 
 # --- processes: imports, start-up, pipes, terminals -----------------------------------------------
+
+
+# `python -m tui` started as a shell starts a foreground job: SIGINT at its default, whatever
+# this test run inherited. A test run started with SIGINT ignored (a script's background job)
+# would pass that on, and a process that starts with SIGINT ignored keeps ignoring it (see
+# test_a_background_watch_ignores_the_ctrl_c_meant_for_its_script); a shell cannot undo it.
+TUI_IN_FOREGROUND = [
+    sys.executable,
+    "-c",
+    "import runpy, signal\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "runpy.run_module('tui', run_name='__main__', alter_sys=True)\n",
+]
 
 
 def _sub_env(env: dict[str, Path]) -> dict[str, str]:
@@ -810,7 +874,7 @@ def test_ctrl_c_exits_130_and_keeps_what_was_saved(sim_env) -> None:
     sub = {**os.environ}
     assert cli("add", *slow, env=sub).returncode == 0
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "watch", "--json", "--no-download"],
+        [*TUI_IN_FOREGROUND, "watch", "--json", "--no-download"],
         env=sub, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -829,6 +893,36 @@ def test_ctrl_c_exits_130_and_keeps_what_was_saved(sim_env) -> None:
     with Store.open(env["db"]) as store:
         assert all(t.state is State.RUNNING and t.polls >= 1 for t in store.query())
     assert PollerLock(env["db"]).holder() is None  # the lock went with it
+
+
+def test_a_background_watch_ignores_the_ctrl_c_meant_for_its_script(sim_env) -> None:
+    """A script's `watch &` starts with SIGINT ignored (a shell without job control does that
+    for background jobs, so Ctrl-C stops only the foreground); watch keeps it ignored, as Unix
+    tools do, and still stops on SIGTERM with its lock released."""
+    sim, env = sim_env
+    slow = [sim.add_task("kyy", queue_s=0.0, run_s=600) for _ in range(2)]
+    assert cli("add", *slow, env={**os.environ}).returncode == 0
+    proc = subprocess.Popen(
+        ["sh", "-c", 'trap "" INT; exec "$@"', "sh",
+         sys.executable, "-m", "tui", "watch", "--json", "--no-download"],
+        env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while len({r.task_id for r in sim.requests}) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)  # still polling
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == -signal.SIGTERM
+    assert "interrupted" not in err and "Traceback" not in err
+    assert PollerLock(env["db"]).holder() is None
 
 
 def test_watch_into_a_closed_pipe_stops_quietly(sim_env) -> None:

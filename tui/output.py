@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 
 from tui.core.clean import clean_line
 from tui.core.model import Event, State, Task
+from tui.core.text_width import cell_width
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _C1_OR_DEL = re.compile(r"[\x7f-\x9f\u2028\u2029]")
@@ -33,32 +33,6 @@ def safe(text: object) -> str:
     if _CONTROL.search(value):
         return clean_line(value) or ""
     return value
-
-
-def cell_width(text: str) -> int:
-    """How many terminal cells `text` takes."""
-    if text.isascii():
-        return len(text)
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
-
-
-def fit(text: str, width: int) -> str:
-    """Cut `text` to at most `width` cells, ending in `…` when cut."""
-    if cell_width(text) <= width:
-        return text
-    out, used = [], 0
-    for ch in text:
-        w = cell_width(ch)
-        if used + w > width - 1:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + "…"
 
 
 # -------------------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""From the parsed options to what a command works on: the config, the store and the
+--state/--provider/--batch filter. Each import happens inside the function that needs it."""
+
+from __future__ import annotations
+
+from tui.cli.errors import fail
+
+TYPE_CHECKING = False  # `typing` costs start-up time; annotations are strings here anyway
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from tui.core.config import Config
+    from tui.core.store import Store, TaskFilter
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    from tui.core.config import resolve_config_path
+
+    return resolve_config_path(args.config)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    from tui.core.config import load_config as load
+
+    return load(config_path(args))
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    from tui.core.config import resolve_db_path
+
+    return resolve_db_path(args.db)
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    from tui.core.store import Store
+
+    return Store.open(db_path(args))
+
+
+def names(items: Iterable[str]) -> str:
+    """`a, b, c` sorted, or `none`: for messages that list what the user could have meant."""
+    ordered = sorted(items)
+    return ", ".join(ordered) if ordered else "none"
+
+
+def task_filter(args: argparse.Namespace, store: Store, config: Config | None = None) -> TaskFilter:
+    """The --state/--provider/--batch filter; a provider or batch nobody knows is a typo."""
+    from tui.core.store import TaskFilter
+
+    if args.provider is not None and args.provider not in store.providers():
+        if config is None:
+            from tui.core.config import ConfigError
+
+            try:
+                config = load_config(args)
+            except ConfigError:
+                config = None
+        if config is None or args.provider not in config.providers:
+            known = set(store.providers()) | set(config.providers if config else ())
+            fail(f"unknown provider {args.provider!r}: use one of {names(known)}")
+    if args.batch is not None and args.batch not in store.batches():
+        fail(
+            f"no batch {args.batch!r} in the store: batches are {names(store.batches())} "
+            "(set with `add --batch LABEL`)"
+        )
+    return TaskFilter(states=args.state, provider=args.provider, batch=args.batch)

@@ -1,0 +1,240 @@
+"""`watch` and `download`: the engine run under asyncio until the selected tasks are done,
+each event printed as it comes (a line for people, a JSON object for scripts).
+
+The run holds this store's poller lock, stops at `--timeout`, prints a summary on Ctrl-C (every
+answer was saved as it came), and stops when the reader of a pipe goes away, as SIGPIPE would
+stop any other Unix tool.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tui.cli.errors import (
+    EXIT_NOT_ALL_SUCCEEDED,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    PROG,
+    fail,
+    say,
+    silence_stdout,
+)
+from tui.cli.options import db_path, load_config, open_store, task_filter
+
+TYPE_CHECKING = False  # `typing` costs start-up time; annotations are strings here anyway
+if TYPE_CHECKING:
+    import argparse
+    import asyncio
+    from typing import Any
+
+    from tui.core.config import Config
+    from tui.core.model import Event, Task
+    from tui.core.store import Store, TaskFilter
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from tui import output
+    from tui.core.model import LIVE_STATES, State
+    from tui.core.poller import ProviderHealth
+
+    config = load_config(args)
+    store = open_store(args)
+    try:
+        flt = task_filter(args, store, config)
+        if not sum(store.counts(flt).values()):
+            say(f"nothing to watch: no tracked task matches (add some with `{PROG} add ID`)")
+        timed_out, health = _poll_until_done(
+            args, store, config, flt, download=not args.no_download, timeout=args.timeout
+        )
+        selected = _finish(args, store, flt)
+    finally:
+        store.close()
+    if timed_out:
+        say(f"--timeout {args.timeout:g} s reached: tasks still live are saved; watch again")
+        return EXIT_TIMEOUT
+    live = [t for t in selected if t.state in LIVE_STATES]
+    refused = {
+        name: why for name, (state, why) in health.items() if state is ProviderHealth.AUTH_FAILED
+    }
+    stuck = {t.provider for t in live}
+    if live and stuck <= set(refused):
+        for name in sorted(stuck):
+            say(f"{name}: {output.safe(refused[name]) or 'the provider refused the key'}")
+        fail(
+            f"{len(live)} task(s) left unpolled: every provider they belong to refused its "
+            "key (check api_key_env and that the variable is exported)"
+        )
+    if args.exit_status and any(t.state is not State.SUCCEEDED for t in selected):
+        return EXIT_NOT_ALL_SUCCEEDED
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from tui.core.model import Download, DownloadState, State
+
+    config = load_config(args)
+    # Asking for downloads is the answer to `[download] enabled = false`.
+    config = dataclasses.replace(
+        config, download=dataclasses.replace(config.download, enabled=True)
+    )
+    store = open_store(args)
+    try:
+        flt = task_filter(args, store, config)
+        if flt.states is not None and State.SUCCEEDED not in flt.states:
+            fail("download fetches succeeded tasks' videos: drop --state or include succeeded")
+        finished = dataclasses.replace(flt, states=frozenset({State.SUCCEEDED}))
+        todo = []
+        for task in store.query(finished):
+            if task.download.state is DownloadState.DONE:
+                if task.download.path and Path(task.download.path).is_file():
+                    continue
+                store.set_download(task.provider, task.id, Download())  # the file is gone
+            if task.video_url:
+                todo.append(task)
+        if not todo:
+            print("nothing to download: every finished video is on disk")
+            return EXIT_OK
+        chosen = dataclasses.replace(finished, ids=frozenset(t.id for t in todo))
+        _poll_until_done(args, store, config, chosen, download=True, timeout=None)
+        after = _finish(args, store, chosen)
+    finally:
+        store.close()
+    if args.exit_status and any(t.download.state is not DownloadState.DONE for t in after):
+        return EXIT_NOT_ALL_SUCCEEDED
+    return EXIT_OK
+
+
+def _poll_until_done(
+    args: argparse.Namespace,
+    store: Store,
+    config: Config,
+    flt: TaskFilter,
+    *,
+    download: bool,
+    timeout: float | None,
+) -> tuple[bool, dict[str, Any]]:
+    """Run the engine under this process's poller lock; (timed out?, provider health).
+
+    On Ctrl-C the summary is printed and KeyboardInterrupt goes on up (exit 130): every answer
+    was saved as it came, so nothing is lost.
+    """
+    import asyncio
+
+    from tui.core.lock import LockHeld, PollerLock
+
+    lock = PollerLock(db_path(args))
+    try:
+        lock.acquire(f"{PROG} {args.command}")
+    except LockHeld as held:
+        fail(str(held))
+    outcome: dict[str, Any] = {"timed_out": False, "health": {}}
+    printer = EventPrinter(as_json=args.json, verbose=getattr(args, "verbose", False))
+
+    async def run() -> None:
+        from tui.core.engine import Engine
+
+        engine = Engine(store, config, download=download)
+        engine.subscribe(printer)
+        reader = asyncio.create_task(printer.watch_reader(asyncio.current_task()))
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                await engine.run(flt, until_done=True)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            outcome["timed_out"] = True
+        except asyncio.CancelledError:
+            if not printer.closed:
+                raise  # Ctrl-C
+        finally:
+            reader.cancel()
+            outcome["health"] = engine.health()
+            await engine.aclose()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        _finish(args, store, flt)
+        raise
+    finally:
+        lock.release()
+    return outcome["timed_out"], outcome["health"]
+
+
+class EventPrinter:
+    """The engine subscriber that prints each event. When the reader of a pipe goes away
+    (`watch | head`), the run stops, as SIGPIPE would stop any other Unix tool."""
+
+    def __init__(self, *, as_json: bool, verbose: bool) -> None:
+        self.as_json = as_json
+        self.verbose = verbose  # `poll` events (a poll that changed nothing) only when asked
+        self.closed = False
+
+    def __call__(self, event: Event) -> None:
+        if self.closed or (event.kind == "poll" and not self.verbose):
+            return
+        try:
+            print_event_line(event, as_json=self.as_json)
+        except BrokenPipeError:
+            self.closed = True
+            silence_stdout()
+
+    async def watch_reader(self, run: asyncio.Task[Any] | None) -> None:
+        """Cancel `run` once the reader is gone: seen by a failed write, or by polling the pipe
+        when nothing was printed (`watch | head -n 1` with every line already in the pipe).
+        The cancel comes from here, never from inside an engine callback, so it does not land
+        in the middle of the engine's own bookkeeping."""
+        import asyncio
+
+        while not (self.closed or _stdout_reader_gone()):
+            await asyncio.sleep(0.2)
+        self.closed = True
+        silence_stdout()
+        if run is not None:
+            run.cancel()
+
+
+def print_event_line(event: Event, *, as_json: bool) -> None:
+    """One event on stdout: JSON for scripts, else a line cut to a terminal's width."""
+    from tui import output
+
+    if as_json:
+        line = output.dumps(event.to_json())
+    else:
+        line = output.event_line(event)
+        if sys.stdout.isatty():
+            import shutil
+
+            from tui.core.text_width import cut
+
+            line = cut(line, shutil.get_terminal_size().columns)
+    print(line, flush=True)
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reading end is closed (poll reports POLLERR)."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(flags & (select.POLLERR | select.POLLHUP) for _, flags in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _finish(args: argparse.Namespace, store: Store, flt: TaskFilter) -> list[Task]:
+    """Print the summary event; return the selected tasks as they are now."""
+    from tui import output
+
+    selected = store.query(flt)
+    print_event_line(output.summary_event(selected), as_json=args.json)
+    return selected
