@@ -11,6 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tui.core.dialects import KINDS
 
@@ -67,9 +68,9 @@ class RequestLog:
             self._log.append(entry)
             return self._over_limit(entry.kind, entry.ts)
 
-    def finish(self, entry: LoggedRequest, **changes: object) -> None:
+    def finish(self, entry: LoggedRequest, **changes: Any) -> None:
         """Replace the in-flight entry by its finished form (a no-op if it was cleared)."""
-        done = replace(entry, **changes)  # type: ignore[arg-type]
+        done = replace(entry, **changes)
         with self._lock:
             for i in range(len(self._log) - 1, -1, -1):
                 if self._log[i] is entry:

@@ -361,11 +361,12 @@ class SimServer:
     def peak_live(self, kind: str) -> int:
         """The most tasks made by create calls that were queued or running at one moment."""
         with self._lock:
-            spans = [self._tasks[r.task_id] for r in self._created if r.kind == kind]
-            edges = sorted(
-                [(t.created_at, 1) for t in spans if t.finished_at > t.created_at]
-                + [(t.finished_at, -1) for t in spans if t.finished_at > t.created_at]
-            )
+            made = (self._tasks.get(r.task_id) for r in self._created if r.kind == kind)
+            spans = [(t.created_at, t.finished_at) for t in made if t is not None]
+        edges = sorted(
+            [(start, 1) for start, end in spans if end > start]
+            + [(end, -1) for start, end in spans if end > start]
+        )
         live = peak = 0
         for _, step in edges:  # at a tie the end (-1) sorts first: half-open spans
             live += step
