@@ -711,3 +711,43 @@ def _wait_for(predicate, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.01)
+
+
+def _sim_imports() -> dict[str, set[str]]:
+    """tui.sim module -> the tui.sim modules it imports anywhere (functions and TYPE_CHECKING
+    blocks included), read from the source."""
+    import ast
+
+    folder = Path(__file__).resolve().parent.parent / "tui" / "sim"
+    names = {p.stem for p in folder.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets.add(node.module)
+                targets.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[path.stem] = {t.rsplit(".", 1)[1] for t in targets if t.startswith("tui.sim.")} & (
+            names - {"__init__", path.stem}
+        )
+    return graph
+
+
+def test_the_simulator_has_no_import_cycle_and_the_server_never_imports_scenarios():
+    graph = _sim_imports()
+    assert "scenarios" not in graph["server"] and "simulator" not in graph["server"]
+    assert "server" in graph["scenarios"]  # scenarios build on the server
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module in done:
+            return
+        for target in sorted(graph.get(module, ())):
+            visit(target, (*path, module))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())

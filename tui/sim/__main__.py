@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tui.core.clock import Clock, ScaledClock, SystemClock
-from tui.sim.server import Simulator
-from tui.sim.tasks import KINDS
+from tui.core.dialects import KINDS
+from tui.sim.simulator import Simulator
 
 
 def main(argv: Sequence[str] | None = None) -> int:

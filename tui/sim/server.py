@@ -1,88 +1,47 @@
-"""The simulator: one real HTTP server on 127.0.0.1 speaking all three provider dialects.
+"""The simulator's server: one real HTTP server on 127.0.0.1 speaking all three dialects.
 
 Tests, benchmarks and `seedance-tui demo` talk to it over loopback exactly as they talk to the
 real providers, so the whole client (httpx, pacing, back-off, parsing) runs for real. Every
 request is logged with what the etiquette checks need (clock time, task, status, whether a
 correct key came along) but never the key itself.
 
-Routes (one server, a path prefix per provider):
-    /kyy/v1/result/{id}
-    /newapi/v1/video/generations/{task_id}
-    /ark/contents/generations/tasks/{id}
+Routes (one server, a path prefix per provider; see `tui.sim.create` for the create calls):
+    GET  /kyy/v1/result/{id}                    POST /kyy/v1/kyyvideo2/videos
+    GET  /newapi/v1/video/generations/{task_id} POST /newapi/v1/video/generations
+    GET  /ark/contents/generations/tasks/{id}   POST /ark/contents/generations/tasks
+    GET  /_sim/creates  the create counts, for tests in another process (outside every
+                        provider's prefix, so no provider path reaches it)
+This module knows nothing of scenarios: `tui.sim.scenarios` builds on it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import random
-import socket
-import struct
-import sys
 import threading
 import traceback
-from collections import deque
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 from tui.core.clock import Clock, SystemClock
+from tui.core.dialects import KINDS
+from tui.sim import create as C
 from tui.sim import tasks as T
-from tui.sim.faults import CHALLENGE_PAGE, Fault, FaultPlan, nginx_page
+from tui.sim.faults import Fault, FaultPlan, fault_reply
+from tui.sim.httpd import BodyError, Handler, Reply, Server, json_reply
+from tui.sim.request_log import LoggedRequest, RateLimit, RequestLog, Violation, max_in_window
+from tui.sim.timing import timing_for
 
 ROUTES: dict[str, str] = {
     "kyy": "/kyy/v1/result/",
     "newapi": "/newapi/v1/video/generations/",
     "ark": "/ark/contents/generations/tasks/",
 }
-DEFAULT_KEYS: dict[str, str] = {kind: f"sk-sim-{kind}" for kind in T.KINDS}
-_JSON = "application/json; charset=utf-8"
-_HTML = "text/html; charset=utf-8"
+SIM_PREFIX = "/_sim/"
+DEFAULT_KEYS: dict[str, str] = {kind: f"sk-sim-{kind}" for kind in KINDS}
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedRequest:
-    """One request as the provider saw it. `status` is None while in flight or after a reset."""
-
-    ts: float  # clock epoch seconds at arrival
-    method: str
-    path: str
-    kind: str | None
-    task_id: str | None
-    status: int | None
-    has_auth: bool
-    auth_ok: bool
-    fault: str | None = None  # the fault action that shaped the answer, or "rate_limit"
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A provider got more than its rate limit within one window of clock time."""
-
-    ts: float
-    kind: str
-    count: int
-    limit: float
-    window: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = _JSON
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
-class _RateLimit:
-    limit: float
-    window: float
-    retry_after: float | None
-
-
-class Simulator:
+class SimServer:
     """The stand-in for the providers. Durations are clock seconds; see the module docstring."""
 
     def __init__(
@@ -105,24 +64,25 @@ class Simulator:
         self._lock = threading.RLock()
         self._tasks: dict[str, T.SimTask] = {}
         self._minter = T.UrlMinter(video_host)
-        self._log: list[LoggedRequest] = []
-        self._arrivals: dict[str, deque[float]] = {kind: deque() for kind in T.KINDS}
-        self._limits: dict[str, _RateLimit] = {}
-        self._violations: list[Violation] = []
+        self._log = RequestLog()
         self._errors: list[str] = []
+        self._created: list[C.CreateRecord] = []
+        self._shapes: list[C.CreateShape] = []
+        self._live_caps: dict[str, tuple[int, float | None]] = {}
+        self._maybe_live: dict[str, set[str]] = {kind: set() for kind in KINDS}
         self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
 
     # -- life -------------------------------------------------------------------------------
-    def start(self) -> Simulator:
+    def start(self) -> Self:
         """Bind (port 0 = a free one) and serve in a daemon thread."""
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server(self._address, _Handler, self)
+        server = Server(self._address, self._serve, self._record_error)
+        server.stopping = self._stopping
         self._server = server
         bound_host, bound_port = server.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
@@ -141,17 +101,13 @@ class Simulator:
         self._stopping.set()
         server.shutdown()
         server.server_close()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=2)
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -223,7 +179,7 @@ class Simulator:
             rng = self._rng
             created = self.clock.now() if created_at is None else created_at
             if queue_s is None or run_s is None:
-                default_queue, default_run = _default_timing(model, rng)
+                default_queue, default_run = timing_for(model, "720p", rng)
                 queue_s = default_queue if queue_s is None else queue_s
                 run_s = default_run if run_s is None else run_s
             if queue_s < 0 or run_s < 0:
@@ -239,7 +195,7 @@ class Simulator:
                 started_at=created + queue_s,
                 finished_at=created + queue_s + run_s,
                 outcome=outcome,
-                failure=self._failure(kind, outcome, failure, nasty, rng),
+                failure=T.pick_failure(kind, outcome, failure, nasty, rng),
                 unknown_status=unknown_status or T.UNKNOWN_STATUS,
                 ultra=ultra,
                 video_bytes=video_bytes,
@@ -257,6 +213,7 @@ class Simulator:
                 inner_id=T.ark_id(rng, created) if kind == "newapi" else "",
             )
             self._tasks[task_id] = task
+            self._maybe_live[kind].add(task_id)
         return task_id
 
     def set_outcome(
@@ -273,7 +230,7 @@ class Simulator:
         with self._lock:
             task = self._task(task_id)
             task.outcome = outcome
-            task.failure = self._failure(task.kind, outcome, failure, False, self._rng)
+            task.failure = T.pick_failure(task.kind, outcome, failure, False, self._rng)
             if unknown_status is not None:
                 task.unknown_status = unknown_status
 
@@ -308,46 +265,24 @@ class Simulator:
             now = self.clock.now()
             return T.render(task, now, lambda: self._minter.urls(task, now))
 
-    def demo_batch(
-        self, n: int, *, kinds: tuple[str, ...] = ("newapi", "kyy"), seed: int | None = None
-    ) -> list[tuple[str, str]]:
-        """A realistic mix of `n` tasks; see `tui.sim.scenarios.demo_batch`."""
-        from tui.sim.scenarios import demo_batch
-
-        return demo_batch(self, n, kinds=kinds, seed=seed)
-
     # -- what the providers saw -------------------------------------------------------------
     @property
     def requests(self) -> list[LoggedRequest]:
         """Every request so far, in order of arrival (a copy)."""
-        with self._lock:
-            return list(self._log)
+        return self._log.requests()
 
     def requests_for(
-        self, kind: str | None = None, task_id: str | None = None
+        self, kind: str | None = None, task_id: str | None = None, endpoint: str | None = None
     ) -> list[LoggedRequest]:
-        with self._lock:
-            return [
-                r
-                for r in self._log
-                if (kind is None or r.kind == kind) and (task_id is None or r.task_id == task_id)
-            ]
+        """The logged requests of one kind, task and/or endpoint ("status" or "create")."""
+        return self._log.requests_for(kind, task_id, endpoint)
 
     def max_requests_in_window(self, kind: str | None = None, window: float = 1.0) -> int:
         """The most requests the provider got within any `window` clock seconds (half-open)."""
-        times = sorted(r.ts for r in self.requests_for(kind))
-        best = 0
-        first = 0
-        for last, ts in enumerate(times):
-            while ts - times[first] >= window:
-                first += 1
-            best = max(best, last - first + 1)
-        return best
+        return max_in_window((r.ts for r in self.requests_for(kind)), window)
 
     def clear_requests(self) -> None:
-        with self._lock:
-            self._log.clear()
-            self._violations.clear()
+        self._log.clear()
 
     def enforce_rate_limit(
         self,
@@ -358,18 +293,13 @@ class Simulator:
         retry_after: float | None = 1.0,
     ) -> None:
         """Answer 429 (and record a Violation) whenever `kind` gets more than `limit` requests
-        within `window` clock seconds. `limit=None` turns enforcement off."""
+        (polls and creates alike) within `window` clock seconds. `limit=None` turns it off."""
         _check_kind(kind)
-        with self._lock:
-            if limit is None:
-                self._limits.pop(kind, None)
-            else:
-                self._limits[kind] = _RateLimit(limit, window, retry_after)
+        self._log.set_limit(kind, None if limit is None else RateLimit(limit, window, retry_after))
 
     @property
     def violations(self) -> list[Violation]:
-        with self._lock:
-            return list(self._violations)
+        return self._log.violations
 
     @property
     def errors(self) -> list[str]:
@@ -377,119 +307,226 @@ class Simulator:
         with self._lock:
             return list(self._errors)
 
+    # -- creating ---------------------------------------------------------------------------
+    def create_url(self, kind: str) -> str:
+        """The full URL of the provider's create call (`provider_url` + its create path)."""
+        return self.provider_url(kind) + C.CREATE_PATHS[kind]
+
+    def limit_live(self, kind: str, cap: int | None, *, retry_after: float | None = None) -> None:
+        """Answer a create with 429 while `kind`'s key has `cap` tasks queued or running (every
+        task of the kind counts: one key per kind). `cap=None` lifts the cap."""
+        _check_kind(kind)
+        if cap is not None and cap < 0:
+            raise ValueError("cap must be >= 0")
+        with self._lock:
+            if cap is None:
+                self._live_caps.pop(kind, None)
+            else:
+                self._live_caps[kind] = (cap, retry_after)
+
+    def shape_creates(self, kind: str | None = None, **rule: Any) -> C.CreateShape:
+        """Add a rule for how created tasks turn out (see `tui.sim.create.CreateShape`)."""
+        if kind is not None:
+            _check_kind(kind)
+        shape = C.CreateShape(kind=kind, **rule)
+        if shape.outcome not in T.OUTCOMES or shape.newapi_id not in C.NEWAPI_ID_STYLES:
+            raise ValueError(f"bad outcome {shape.outcome!r} or newapi_id {shape.newapi_id!r}")
+        with self._lock:
+            self._shapes.append(shape)
+        return shape
+
+    def live_count(self, kind: str) -> int:
+        """Tasks of `kind` queued or running at the clock's now."""
+        _check_kind(kind)
+        with self._lock:
+            return self._live(kind, self.clock.now())
+
+    def created(self, kind: str | None = None) -> list[C.CreateRecord]:
+        """Every task made by a create call, in order (answered or not)."""
+        with self._lock:
+            return [r for r in self._created if kind is None or r.kind == kind]
+
+    def create_counts(self, kind: str | None = None) -> dict[str, int]:
+        """How many tasks each body fingerprint (`tui.sim.create.fingerprint`) created."""
+        counts: dict[str, int] = {}
+        for record in self.created(kind):
+            counts[record.fingerprint] = counts.get(record.fingerprint, 0) + 1
+        return counts
+
+    def max_creates_in_window(self, kind: str | None = None, window: float = 60.0) -> int:
+        """The most create calls (whatever their answer) within any `window` clock seconds."""
+        creates = self.requests_for(kind, endpoint="create")
+        return max_in_window((r.ts for r in creates), window)
+
+    def peak_live(self, kind: str) -> int:
+        """The most tasks made by create calls that were queued or running at one moment."""
+        with self._lock:
+            made = (self._tasks.get(r.task_id) for r in self._created if r.kind == kind)
+            spans = [(t.created_at, t.finished_at) for t in made if t is not None]
+        edges = sorted(
+            [(start, 1) for start, end in spans if end > start]
+            + [(end, -1) for start, end in spans if end > start]
+        )
+        live = peak = 0
+        for _, step in edges:  # at a tie the end (-1) sorts first: half-open spans
+            live += step
+            peak = max(peak, live)
+        return peak
+
+    def _create(self, kind: str, raw: bytes) -> tuple[Reply, dict[str, Any]]:
+        """Answer a create call: (reply, fields for the log entry). The task is made here."""
+        try:
+            body, settings = C.parse_body(kind, raw)
+        except C.BadBody as bad:
+            return json_reply(*C.invalid_parameter(kind, bad.message, bad.param)), {}
+        fp = C.fingerprint(body)
+        with self._lock:
+            now = self.clock.now()
+            cap = self._live_caps.get(kind)
+            if cap is not None and self._live(kind, now) >= cap[0]:
+                reply = json_reply(*C.too_many_live(kind, cap[0]))
+                retry = Fault("429", retry_after=cap[1]).retry_after_header(now)
+                reply = reply.with_headers(("Retry-After", retry)) if retry else reply
+                return reply, {"fingerprint": fp}
+            shape = next((s for s in self._shapes if s.matches(kind)), C.CreateShape())
+            shape.hits += 1
+            queue_s, run_s = timing_for(settings["model"], settings["resolution"], self._rng)
+            task_id = None
+            if kind == "newapi" and shape.newapi_id == "cgt":
+                task_id = T.ark_id(self._rng, now)
+            task_id = self.add_task(
+                kind, task_id, outcome=shape.outcome, failure=shape.failure, created_at=now,
+                queue_s=queue_s if shape.queue_s is None else shape.queue_s,
+                run_s=run_s if shape.run_s is None else shape.run_s, **settings,
+            )  # fmt: skip
+            task = self._tasks[task_id]
+            self._created.append(C.CreateRecord(now, kind, fp, task_id))
+        answer = C.created_answer(task, shape.id_keys)
+        return json_reply(200, answer), {"fingerprint": fp, "created_id": task_id}
+
+    def _live(self, kind: str, now: float) -> int:
+        """Tasks of `kind` not yet done; finished ones leave the set for good. Under the lock."""
+        maybe = self._maybe_live[kind]
+        for task_id in list(maybe):
+            task = self._tasks.get(task_id)
+            if task is None or task.phase(now) == "done":
+                maybe.discard(task_id)
+        return len(maybe)
+
+    def _sim_info(self, method: str, path: str) -> Reply:
+        """`GET /_sim/creates`: the create counts and records as JSON, for other processes."""
+        if urlsplit(path).path != SIM_PREFIX + "creates":
+            return json_reply(404, {"error": {"message": "no such route"}})
+        if method != "GET":
+            return json_reply(405, {"error": {"message": f"{method} not allowed"}})
+        return json_reply(
+            200,
+            {
+                "counts": self.create_counts(),
+                "created": [asdict(record) for record in self.created()],
+                "requests": [_create_entry(r) for r in self.requests_for(endpoint="create")],
+            },
+        )
+
     # -- serving (called from handler threads) ----------------------------------------------
-    def _serve(self, handler: _Handler) -> None:
-        method = handler.command
-        path = handler.path
-        kind, task_id = route(path)
+    def _serve(self, handler: Handler) -> None:
+        method, path = handler.command, handler.path
+        try:
+            raw = handler.read_body()
+        except BodyError as refused:
+            handler.send(refused.reply)
+            return
+        if path.startswith(SIM_PREFIX):  # not a provider: not logged, not rate-limited
+            handler.send(self._sim_info(method, path))
+            return
+        kind, endpoint, task_id = route(path)
         auth = handler.headers.get("Authorization")
         has_auth = auth is not None
         auth_ok = kind is not None and _auth_ok(auth, self._keys[kind])
-        with self._lock:
-            now = self.clock.now()
-            index = len(self._log)
-            entry = LoggedRequest(now, method, path, kind, task_id, None, has_auth, auth_ok)
-            self._log.append(entry)
-            limited = self._over_limit(kind, now)
+        now = self.clock.now()
+        entry = LoggedRequest(
+            now, method, path, kind, task_id, None, has_auth, auth_ok, endpoint=endpoint
+        )
+        limited = self._log.arrive(entry)
         try:
             if limited is not None:
                 reply = self._rate_limit_reply(kind or "", limited, now)
-                self._finish(index, entry, reply.status, "rate_limit")
+                self._log.finish(entry, status=reply.status, fault="rate_limit")
                 handler.send(reply)
                 return
-            fault = self.faults.take(kind, task_id, now) if kind is not None else None
-            hung_up = fault is not None and fault.action == "hang" and self._wait(fault.hang_s)
-            if fault is not None and (hung_up or fault.action == "reset"):
-                self._finish(index, entry, None, fault.action)
-                handler.reset()
+            fault = None
+            if kind is not None and endpoint is not None:
+                fault = self.faults.take(kind, task_id, now, endpoint)
+            if fault is not None and (fault.action == "reset" or self._hang(fault)):
+                self._drop(handler, entry, fault, {})
                 return
             if fault is not None and fault.action != "hang":
-                reply = self._fault_reply(fault, kind or "")
+                reply, extra = fault_reply(fault, kind or "", self.clock.now()), {}
             else:
-                reply = self._normal_reply(method, kind, task_id, has_auth, auth_ok)
+                reply, extra = self._normal_reply(
+                    method, kind, endpoint, task_id, (has_auth, auth_ok), raw
+                )
+            if "created_id" in extra:  # the task exists; a fault may still spoil the answer
+                late = self.faults.take(kind, None, now, endpoint, after_create=True)
+                if late is not None and (late.action == "reset" or self._hang(late)):
+                    self._drop(handler, entry, late, extra)
+                    return
+                if late is not None and late.action != "hang":
+                    reply = fault_reply(late, kind or "", self.clock.now())
+                fault = late or fault
         except Exception:
             self._record_error(traceback.format_exc())
-            reply = _json_reply(500, {"error": {"message": "simulator error"}})
+            reply, extra = json_reply(500, {"error": {"message": "simulator error"}}), {}
             fault = None
-        self._finish(index, entry, reply.status, fault.action if fault is not None else None)
+        action = fault.action if fault is not None else None
+        self._log.finish(entry, status=reply.status, fault=action, **extra)
         handler.send(reply)
 
+    def _hang(self, fault: Fault) -> bool:
+        """Hold the connection for a "hang" fault; True when stop() cut it short."""
+        return fault.action == "hang" and self._wait(fault.hang_s)
+
+    def _drop(
+        self, handler: Handler, entry: LoggedRequest, fault: Fault, extra: dict[str, Any]
+    ) -> None:
+        """No answer at all: a TCP reset (also what a hang cut short by stop() ends in)."""
+        self._log.finish(entry, status=None, fault=fault.action, **extra)
+        handler.reset()
+
     def _normal_reply(
-        self, method: str, kind: str | None, task_id: str | None, has_auth: bool, auth_ok: bool
-    ) -> _Reply:
-        if kind is None or task_id is None:
-            return _json_reply(404, {"error": {"message": "no such route", "type": "not_found"}})
-        if method != "GET":
-            reply = _json_reply(405, {"error": {"message": f"{method} not allowed"}})
-            return _Reply(reply.status, reply.body, headers=(("Allow", "GET"),))
-        if not auth_ok:
-            return _json_reply(*T.unauthorized(kind, has_auth))
+        self,
+        method: str,
+        kind: str | None,
+        endpoint: str | None,
+        task_id: str | None,
+        auth: tuple[bool, bool],  # (a key came along, it is the right one)
+        raw: bytes,
+    ) -> tuple[Reply, dict[str, Any]]:
+        if kind is None or endpoint is None:
+            return json_reply(404, {"error": {"message": "no such route", "type": "not_found"}}), {}
+        allowed = "POST" if endpoint == "create" else "GET"
+        if method != allowed:
+            reply = json_reply(405, {"error": {"message": f"{method} not allowed"}})
+            return reply.with_headers(("Allow", allowed)), {}
+        if not auth[1]:
+            return json_reply(*T.unauthorized(kind, auth[0])), {}
+        if endpoint == "create":
+            return self._create(kind, raw)
+        assert task_id is not None
         with self._lock:
             task = self._tasks.get(task_id)
             if task is None or task.kind != kind:
-                return _json_reply(*T.not_found(kind, task_id))
+                return json_reply(*T.not_found(kind, task_id)), {}
             now = self.clock.now()
             body = T.render(task, now, lambda: self._minter.urls(task, now))
-        return _json_reply(200, body)
+        return json_reply(200, body), {}
 
-    def _fault_reply(self, fault: Fault, kind: str) -> _Reply:
-        now = self.clock.now()
-        retry = fault.retry_after_header(now)
-        headers = (("Retry-After", retry),) if retry is not None else ()
-        action = fault.action
-        if action == "429":
-            reply = _json_reply(*T.rate_limited(kind))
-            return _Reply(reply.status, reply.body, headers=headers)
-        if action == "503":
-            return _Reply(503, nginx_page(503, "Service Temporarily Unavailable"), _HTML, headers)
-        if action == "500":
-            return _Reply(500, nginx_page(500, "Internal Server Error"), _HTML)
-        if action == "502":
-            return _Reply(502, nginx_page(502, "Bad Gateway"), _HTML)
-        if action == "401":
-            return _json_reply(*T.unauthorized(kind, True))
-        if action == "html":
-            return _Reply(200, CHALLENGE_PAGE, _HTML)
-        # truncated: a well-framed 200 whose JSON stops half way
-        body = json.dumps(_truncation_source(kind)).encode()
-        return _Reply(200, body[: max(1, len(body) // 2)])
-
-    def _rate_limit_reply(self, kind: str, limit: _RateLimit, now: float) -> _Reply:
-        reply = _json_reply(*T.rate_limited(kind))
+    def _rate_limit_reply(self, kind: str, limit: RateLimit, now: float) -> Reply:
+        reply = json_reply(*T.rate_limited(kind))
         if limit.retry_after is None:
             return reply
         retry = Fault("429", retry_after=limit.retry_after).retry_after_header(now)
-        return _Reply(reply.status, reply.body, headers=(("Retry-After", retry or "1"),))
-
-    def _over_limit(self, kind: str | None, now: float) -> _RateLimit | None:
-        """Count the arrival; the limit it breaks, if any. Call under the lock."""
-        if kind is None:
-            return None
-        arrivals = self._arrivals[kind]
-        arrivals.append(now)
-        limit = self._limits.get(kind)
-        horizon = limit.window if limit is not None else 1.0
-        while arrivals and arrivals[0] <= now - horizon:
-            arrivals.popleft()
-        if limit is None or len(arrivals) <= limit.limit:
-            return None
-        self._violations.append(Violation(now, kind, len(arrivals), limit.limit, limit.window))
-        return limit
-
-    def _finish(
-        self, index: int, entry: LoggedRequest, status: int | None, fault: str | None
-    ) -> None:
-        done = LoggedRequest(
-            entry.ts, entry.method, entry.path, entry.kind, entry.task_id, status,
-            entry.has_auth, entry.auth_ok, fault,
-        )  # fmt: skip
-        with self._lock:
-            if index < len(self._log) and self._log[index] is entry:
-                self._log[index] = done
-            else:  # the log was cleared meanwhile: find it, if it is still there
-                for i, logged in enumerate(self._log):
-                    if logged is entry:
-                        self._log[i] = done
+        return reply.with_headers(("Retry-After", retry or "1"))
 
     def _wait(self, seconds: float) -> bool:
         """Sleep `seconds` of wall time, cut short by stop(); True when stopping."""
@@ -505,110 +542,23 @@ class Simulator:
         except KeyError:
             raise KeyError(f"no simulated task {task_id!r}") from None
 
-    def _failure(
-        self,
-        kind: str,
-        outcome: str,
-        failure: tuple[str | None, str] | str | None,
-        nasty: bool,
-        rng: random.Random,
-    ) -> tuple[str | None, str] | None:
-        if isinstance(failure, str):
-            failure = (None, failure)
-        if nasty:
-            code = failure[0] if failure else ("InvalidParameter" if kind != "kyy" else None)
-            return (code, T.NASTY_MESSAGE)
-        if failure is not None:
-            return (failure[0], failure[1])
-        if outcome != "failed":
-            return None
-        return rng.choice(T.KYY_FAILURES if kind == "kyy" else T.ARK_FAILURES)
 
-
-# -- HTTP plumbing --------------------------------------------------------------------------
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 256
-
-    def __init__(self, address: tuple[str, int], handler: type, sim: Simulator) -> None:
-        self.sim = sim
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a client that hung up is not an error; anything else is kept in sim.errors."""
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)) or self.sim._stopping.is_set():
-            return
-        self.sim._record_error(traceback.format_exc())
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real providers
-    server_version = "seedance-sim"
-    sys_version = ""
-    timeout = 60  # an idle keep-alive connection is closed after this (wall seconds)
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without NODELAY, Nagle plus the client's
-        # delayed ACK cost ~40 ms a request.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.sim._lock:
-            self.server.sim._conns.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.sim._lock:
-            self.server.sim._conns.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def handle(self) -> None:
-        with contextlib.suppress(ConnectionError, TimeoutError):
-            super().handle()
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read sim.requests
-        pass
-
-    def do_GET(self) -> None:
-        self.server.sim._serve(self)
-
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def send(self, reply: _Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    def reset(self) -> None:
-        """Drop the connection with a TCP reset (SO_LINGER 0) and no response."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.connection.close()
-
-
-def route(path: str) -> tuple[str | None, str | None]:
-    """(kind, task id) for a request path; (kind, None) for a bad path under a provider."""
+def route(path: str) -> tuple[str | None, str | None, str | None]:
+    """(kind, endpoint, task id): endpoint "status" (with its id) or "create"; (kind, None,
+    None) for a bad path under a provider; all None outside every provider."""
     bare = urlsplit(path).path
     for kind, prefix in ROUTES.items():
+        if bare == f"/{kind}" + C.CREATE_PATHS[kind]:
+            return kind, "create", None
         if bare.startswith(prefix):
             rest = bare[len(prefix) :]
             if rest and "/" not in rest:
-                return kind, unquote(rest)
-            return kind, None
+                return kind, "status", unquote(rest)
+            return kind, None, None
     for kind in ROUTES:
         if bare.startswith(f"/{kind}/") or bare == f"/{kind}":
-            return kind, None
-    return None, None
+            return kind, None, None
+    return None, None, None
 
 
 def _auth_ok(header: str | None, key: str) -> bool:
@@ -618,29 +568,11 @@ def _auth_ok(header: str | None, key: str) -> bool:
     return scheme.lower() == "bearer" and token.strip() == key
 
 
-def _json_reply(status: int, body: Any) -> _Reply:
-    return _Reply(status, json.dumps(body, ensure_ascii=False).encode())
-
-
-def _truncation_source(kind: str) -> dict[str, Any]:
-    """A plausible body to cut in half."""
-    if kind == "newapi":
-        return {
-            "code": "success",
-            "message": "",
-            "data": {"task_id": "asyntask_x", "status": "IN_PROGRESS", "progress": "50%"},
-        }
-    if kind == "ark":
-        return {"id": "cgt-x", "model": "doubao-seedance-2-0-260128", "status": "running"}
-    return {"id": "video_x", "object": "video", "status": "processing", "video_url": None}
+def _create_entry(request: LoggedRequest) -> dict[str, Any]:
+    keep = ("ts", "kind", "status", "fault", "fingerprint", "created_id")
+    return {name: getattr(request, name) for name in keep}
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in T.KINDS:
-        raise ValueError(f"unknown provider kind {kind!r}; one of {', '.join(T.KINDS)}")
-
-
-def _default_timing(model: str, rng: random.Random) -> tuple[float, float]:
-    from tui.sim.scenarios import timing_for
-
-    return timing_for(model, "720p", rng)
+    if kind not in KINDS:
+        raise ValueError(f"unknown provider kind {kind!r}; one of {', '.join(KINDS)}")

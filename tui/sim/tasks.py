@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-KINDS: tuple[str, ...] = ("kyy", "newapi", "ark")
 OUTCOMES: tuple[str, ...] = ("succeeded", "failed", "cancelled", "expired", "unknown")
 URL_STYLES: tuple[str, ...] = ("tos", "amz", "expires", "plain")
 
@@ -166,6 +165,26 @@ def tokens_for(resolution: str, fps: int, duration: int) -> int:
     """Ark bills about width x height x frames / 1024 tokens (108 900 for 5 s of 720p)."""
     width, height = _RESOLUTION_PIXELS.get(resolution, (1280, 720))
     return round(width * height * fps * duration / 1024)
+
+
+def pick_failure(
+    kind: str,
+    outcome: str,
+    failure: tuple[str | None, str] | str | None,
+    nasty: bool,
+    rng: random.Random,
+) -> tuple[str | None, str] | None:
+    """The (code, message) a task fails with: the given one, the nasty one, or a realistic one."""
+    if isinstance(failure, str):
+        failure = (None, failure)
+    if nasty:
+        code = failure[0] if failure else ("InvalidParameter" if kind != "kyy" else None)
+        return (code, NASTY_MESSAGE)
+    if failure is not None:
+        return (failure[0], failure[1])
+    if outcome != "failed":
+        return None
+    return rng.choice(KYY_FAILURES if kind == "kyy" else ARK_FAILURES)
 
 
 # -- ids ------------------------------------------------------------------------------------
