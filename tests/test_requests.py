@@ -68,6 +68,7 @@ def test_refusals_are_rejected_with_the_providers_words_cleaned() -> None:
         (402, body({"error": {"message": "insufficient balance"}})),
         (403, body({"error": {"code": "quota_not_enough", "message": "用户额度不足"}})),
         (400, body({"error": {"code": "QuotaExceeded", "message": "quota exceeded"}})),
+        (403, body({"error": {"code": "AccountOverdueError", "message": "account is overdue"}})),
     ],
 )
 def test_no_balance_rejects_and_pauses_creating(status: int, raw: bytes) -> None:

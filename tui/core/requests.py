@@ -119,7 +119,7 @@ class Answer:
     retry_after: float | None = None
 
 
-_QUOTA_WORDS = ("quota", "balance", "insufficient", "余额", "额度")
+_QUOTA_WORDS = ("quota", "balance", "insufficient", "overdue", "余额", "额度", "欠费")
 
 
 def read_create_answer(http_status: int, body: bytes, retry_after: float | None = None) -> Answer:
