@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tui.core.atomic import write_atomic
 from tui.core.model import State, Task
+from tui.core.part_files import meta_path
 from tui.core.paths import (
     TEMPLATE_FIELDS,
     TemplateError,
@@ -127,6 +129,16 @@ def test_long_values_are_shortened_keeping_the_extension(tmp_path: Path) -> None
     for part in path.relative_to(tmp_path).parts:
         assert len(part.encode()) <= 200
     assert len((path.name + ".part.json").encode()) <= 255
+
+
+def test_the_longest_name_leaves_room_for_the_resume_metadata_and_its_temp_file(
+    tmp_path: Path,
+) -> None:
+    path = target_path(tmp_path, "{id}.mp4", task(id="x" * 400))
+    meta = meta_path(path)
+    write_atomic(meta, lambda handle: handle.write("{}"))  # ENAMETOOLONG if a name is too long
+    assert meta.read_text() == "{}"
+    assert [p.name for p in tmp_path.iterdir()] == [meta.name]
 
 
 def test_multibyte_values_are_cut_on_a_character_boundary() -> None:

@@ -14,6 +14,7 @@ import random
 from collections.abc import Hashable
 
 from tui.core.clock import Clock
+from tui.core.jitter import FULL, jittered
 
 
 class Backoff:
@@ -51,7 +52,7 @@ class Backoff:
 
     def delay(self, key: Hashable) -> float:
         """Seconds to wait before retrying `key`: uniform in [0, ceiling] (full jitter)."""
-        return self._rng.uniform(0.0, self.ceiling(key))
+        return jittered(self.ceiling(key), self._rng, FULL)
 
     def __len__(self) -> int:
         return len(self._failures)

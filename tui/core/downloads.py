@@ -5,56 +5,58 @@ coroutines (`[download] concurrency`) and its own HTTP client, which never carri
 the video hosts are other origins, and httpx only strips `Authorization` on cross-origin
 redirects, so the only safe key is the one that was never there.
 
-A video streams into `NAME.part` (bounded buffer, so memory stays flat for any size), is checked
-(status, `Content-Type`, byte count against `Content-Length`/`Content-Range`), fsynced and renamed
-into place atomically; only then does the store say `done`. A `.part` left by a crash or a cut
-connection is resumed with `Range` + `If-Range` (its validator is kept in `NAME.part.json`); an
-answer that does not honour the range restarts from zero. A 403/410 from the host asks the
-provider once for a fresh URL; with none, past the URL's expiry, the download is `expired`.
+This module decides; `transfer` moves the bytes (one request into `NAME.part`, checked, fsynced,
+renamed into place) and says how each attempt ended. Only a file in place makes the store say
+`done`. Cut bodies, resets, 5xx and error pages are retried after a jittered pause; a `.part`
+that cannot be continued starts over at once (a few times at most); a 403/410 from the host asks
+the provider once for a fresh URL, and with none, past the URL's expiry, the download is
+`expired`. Disk trouble leaves the task pending, loudly.
 
 Signed query strings are credentials too: events, errors and the `httpx` logger only ever see
-`scheme://host/path`.
+`scheme://host/path` (see `redact`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import heapq
 import itertools
-import json
 import logging
 import os
 import random
-import re
 import time
-import typing
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import httpx
 
 from tui.core.clock import Clock, utc
 from tui.core.config import DownloadConfig
-from tui.core.expiry import url_expiry
-from tui.core.model import Download, DownloadState, Event, State, Task, iso
-from tui.core.paths import TemplateError, part_path
+from tui.core.expiry import video_expiry
+from tui.core.httpcore_reads import read_sockets_in_large_chunks
+from tui.core.jitter import EQUAL, jittered
+from tui.core.model import Download, DownloadState, Event, Key, State, Task, iso
+from tui.core.paths import TemplateError
 from tui.core.paths import target_path as render_target_path
+from tui.core.redact import quiet_httpx_urls, redact_url
 from tui.core.store import Store
+from tui.core.transfer import (
+    DiskError,
+    Fatal,
+    FileOpener,
+    Refused,
+    Restart,
+    Retry,
+    fetch,
+    open_buffered,
+)
 
-Key = tuple[str, str]
-FileOpener = Callable[[Path, str], IO[bytes]]
-
-FLUSH_BYTES = 1024 * 1024  # most bytes held in memory per download before they go to disk
-VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
 USER_AGENT = "seedance-tui (video downloader)"
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _MAX_RESTARTS = 3
 
 log = logging.getLogger(__name__)
@@ -82,107 +84,9 @@ class DownloadProgress:
 
 
 @dataclass(frozen=True)
-class DownloadTotals:
-    """All downloads together, for the summary bar. done/failed/expired count this session."""
-
-    queued: int = 0
-    running: int = 0
-    done: int = 0
-    failed: int = 0
-    expired: int = 0
-    bytes: int = 0  # received by the running downloads
-    total: int | None = None  # their sizes together, when every one is known
-    speed: float = 0.0
-
-
-def redact_url(url: str | httpx.URL | None) -> str:
-    """`scheme://host/path` only: a signed query string is a credential until it expires."""
-    if url is None:
-        return ""
-    try:
-        parts = urlsplit(str(url))
-    except ValueError:
-        return "<unparseable url>"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def video_expiry(task: Task) -> datetime | None:
-    """When the task's video URL stops working: the URL's own word, else 24 h after finishing."""
-    if task.url_expires_at is not None:
-        return task.url_expires_at
-    stated = url_expiry(task.video_url)
-    if stated is not None:
-        return stated
-    finished = task.first_seen_terminal_at or task.finished_at
-    return finished + timedelta(hours=24) if finished else None
-
-
-def needs_download(task: Task) -> bool:
-    """A finished task whose video is not kept yet (and was not given up on as expired)."""
-    return (
-        task.state is State.SUCCEEDED
-        and bool(task.video_url)
-        and task.download.state not in (DownloadState.DONE, DownloadState.EXPIRED)
-    )
-
-
-class RedactSignedUrls(logging.Filter):
-    """Strips query strings from URLs in the `httpx` logger's records (it logs every request)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                redact_url(a) if isinstance(a, httpx.URL) or _looks_like_url(a) else a
-                for a in record.args
-            )
-        elif isinstance(record.msg, str) and _looks_like_url(record.msg):
-            record.msg = re.sub(r"(https?://[^\s?\"']+)\?[^\s\"']*", r"\1", record.msg)
-        return True
-
-
-def quiet_httpx_urls() -> None:
-    """Install `RedactSignedUrls` on the `httpx` logger once per process."""
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, RedactSignedUrls) for f in logger.filters):
-        logger.addFilter(RedactSignedUrls())
-
-
-def _looks_like_url(value: object) -> bool:
-    return isinstance(value, str) and "://" in value and "?" in value
-
-
-# ---------------------------------------------------------------------------- outcomes
-
-
-class _Refused(Exception):
-    """The host said 403/410: the URL is no good (expired, or refused)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-class _Retry(Exception):
-    """Worth another try after a pause: cut bodies, resets, 5xx, error pages."""
-
-
-class _Restart(Exception):
-    """The .part cannot be continued; start again from zero at once."""
-
-
-class _Fatal(Exception):
-    """Retrying will not help (404, a 4xx we do not understand)."""
-
-
-class _Disk(Exception):
-    """The local side failed (disk full, not writable): the download stays pending."""
-
-
-@dataclass(frozen=True)
 class _Queued:
+    """A waiting download; `seq` tells its current heap entry from stale ones."""
+
     seq: int
     task: Task
     path: str | None
@@ -191,6 +95,8 @@ class _Queued:
 
 @dataclass
 class _Live:
+    """A running download: what `progress()` shows, and the `transfer.Progress` it fills."""
+
     task: Task
     path: Path | None = None
     state: DownloadState = DownloadState.PENDING
@@ -258,7 +164,7 @@ class Downloader:
         self._max_attempts = max(1, max_attempts)
         self._retry_delay = retry_delay
         self._timeout = timeout
-        self._open: FileOpener = file_opener or _open_buffered
+        self._open: FileOpener = file_opener or open_buffered
         self._heap: list[tuple[float, int, Key]] = []
         self._queued: dict[Key, _Queued] = {}
         self._running: dict[Key, _Live] = {}
@@ -267,7 +173,6 @@ class Downloader:
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._counts = {DownloadState.DONE: 0, DownloadState.FAILED: 0, DownloadState.EXPIRED: 0}
         self._client: httpx.AsyncClient | None = None
         self._rng = random.Random()
         quiet_httpx_urls()
@@ -333,20 +238,6 @@ class Downloader:
         out.update({key: live.view() for key, live in self._running.items()})
         return out
 
-    def totals(self) -> DownloadTotals:
-        lives = list(self._running.values())
-        sizes = [live.total for live in lives]
-        return DownloadTotals(
-            queued=len(self._queued),
-            running=len(lives),
-            done=self._counts[DownloadState.DONE],
-            failed=self._counts[DownloadState.FAILED],
-            expired=self._counts[DownloadState.EXPIRED],
-            bytes=sum(live.bytes for live in lives),
-            total=sum(s for s in sizes if s is not None) if None not in sizes else None,
-            speed=sum(live.speed for live in lives),
-        )
-
     def target_path(self, task: Task) -> Path:
         """Where this task's video goes (raises TemplateError for an unusable template)."""
         return render_target_path(Path(self.config.dir), self.config.template, task)
@@ -380,7 +271,7 @@ class Downloader:
         # No auth, no key-bearing default headers, and redirects followed: the video host
         # (and whatever it redirects to) is never given anything but the signed URL itself.
         if self._client is None:
-            _read_in_large_chunks()
+            read_sockets_in_large_chunks()
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 follow_redirects=True,
@@ -455,17 +346,19 @@ class Downloader:
             return
         live.state = DownloadState.RUNNING
         self._set(task, Download(DownloadState.RUNNING, path=str(path)))
-        await self._fetch(live, path)
+        await self._fetch_with_retries(live, path)
 
-    async def _fetch(self, live: _Live, path: Path) -> None:
+    async def _fetch_with_retries(self, live: _Live, path: Path) -> None:
+        """`transfer.fetch` until the video is in place or an outcome says stop; every end is
+        recorded by `_finish`."""
         refreshed = False
         attempts = restarts = 0
         while True:
             task = live.task
             url = task.video_url or ""
             try:
-                size = await self._attempt(live, url, path)
-            except _Refused as refused:
+                size = await fetch(self._client_for_videos(), url, path, live, self._open)
+            except Refused as refused:
                 if not refreshed:
                     refreshed = True
                     fresh = await self._fresh(task)
@@ -474,25 +367,25 @@ class Downloader:
                         continue
                 self._refused(live, url, refused.status)
                 return
-            except _Restart as why:
+            except Restart as why:
                 restarts += 1
                 if restarts > _MAX_RESTARTS:
                     self._finish(live, DownloadState.FAILED, f"{why}; gave up after restarts")
                     return
                 continue
-            except _Retry as why:
+            except Retry as why:
                 attempts += 1
                 if attempts >= self._max_attempts:
                     message = f"{why} (gave up after {attempts} attempts; the .part is kept)"
                     self._finish(live, DownloadState.FAILED, message)
                     return
                 delay = self._retry_delay * 2 ** (attempts - 1)
-                await self.clock.sleep(delay * (0.5 + self._rng.random() / 2))
+                await self.clock.sleep(jittered(delay, self._rng, EQUAL))
                 continue
-            except _Fatal as why:
+            except Fatal as why:
                 self._finish(live, DownloadState.FAILED, str(why))
                 return
-            except _Disk as why:
+            except DiskError as why:
                 self._finish(live, DownloadState.PENDING, str(why))
                 return
             self._finish(live, DownloadState.DONE, size=size)
@@ -554,109 +447,6 @@ class Downloader:
             return size if int(length) == size else None
         return None
 
-    async def _attempt(self, live: _Live, url: str, path: Path) -> int:
-        """One request. Returns the file's size once it is complete and in place."""
-        part, meta = part_path(path), _meta_path(path)
-        _mkdir(path.parent)
-        offset, validator, known_total = _resume_point(part, meta)
-        headers: dict[str, str] = {}
-        if offset and validator:
-            headers = {"Range": f"bytes={offset}-", "If-Range": validator}
-        safe = redact_url(url)
-        client = self._client_for_videos()
-        try:
-            async with client.stream("GET", url, headers=headers) as response:
-                status = response.status_code
-                if status in (403, 410):
-                    raise _Refused(status)
-                if status == 416 and offset:
-                    if known_total == offset:
-                        return self._commit(part, meta, path, offset)
-                    _discard(part, meta)
-                    raise _Restart(f"{safe} refused the resume range")
-                if status == 404:
-                    raise _Fatal(f"the video host has no such video (HTTP 404): {safe}")
-                if status in (408, 425, 429) or status >= 500:
-                    raise _Retry(f"video host answered HTTP {status} for {safe}")
-                if status not in (200, 206):
-                    raise _Fatal(f"video host answered HTTP {status} for {safe}")
-                _check_type(response, safe)
-                encoded = _encoded(response)
-                if status == 206:
-                    if encoded or not headers:
-                        _discard(part, meta)
-                        raise _Restart(f"{safe} sent a partial answer nobody asked for")
-                    first, total = _content_range(response)
-                    if first != offset:
-                        _discard(part, meta)
-                        raise _Restart(f"{safe} sent bytes from {first}, not {offset}")
-                    expected = total
-                    start = offset
-                else:
-                    start = 0
-                    length = response.headers.get("content-length", "")
-                    expected = int(length) if length.isdigit() and not encoded else None
-                    _write_meta(meta, response, expected, encoded)
-                live.total = expected
-                live.moved(start)
-                received = await self._stream(response, part, start, live)
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            have = live.bytes
-            raise _Retry(f"transfer of {safe} broke off at {have} bytes ({_why(exc)})") from None
-        except httpx.HTTPError as exc:
-            raise _Retry(f"download of {safe} failed: {_why(exc)}") from None
-        if expected is not None and received != expected:
-            raise _Retry(f"short body from {safe}: {received} of {expected} bytes")
-        return self._commit(part, meta, path, received)
-
-    async def _stream(self, response: httpx.Response, part: Path, start: int, live: _Live) -> int:
-        """Body bytes into `part` from `start`, at most FLUSH_BYTES held in memory."""
-        try:
-            handle = self._open(part, "r+b" if start else "wb")
-        except OSError as exc:
-            raise _Disk(_disk_message(exc, part)) from None
-        received = start
-        first = True
-        flusher = _BackgroundFlush(handle)
-        try:
-            if start:
-                handle.seek(start)
-            handle.truncate()
-            async for chunk in _body_chunks(response):
-                if first:
-                    first = False
-                    if "content-type" not in response.headers and chunk.lstrip()[:1] == b"<":
-                        raise _Retry(
-                            f"{redact_url(response.url)} sent a web page, not a video "
-                            "(no Content-Type, body starts with '<'); nothing was saved"
-                        )
-                handle.write(chunk)  # into the file's own FLUSH_BYTES buffer
-                received += len(chunk)
-                live.moved(received)
-                flusher.wrote(received)
-            handle.flush()
-            await flusher.finish()
-            await asyncio.to_thread(os.fsync, handle.fileno())
-        except OSError as exc:
-            raise _Disk(_disk_message(exc, part)) from None
-        finally:
-            with contextlib.suppress(OSError):
-                await flusher.finish()  # never close the file under a running flush
-            with contextlib.suppress(OSError):
-                handle.close()
-        return received
-
-    def _commit(self, part: Path, meta: Path, path: Path, size: int) -> int:
-        """The atomic step: the finished .part becomes the video."""
-        try:
-            os.replace(part, path)
-            _fsync_dir(path.parent)
-        except OSError as exc:
-            raise _Disk(_disk_message(exc, path)) from None
-        with contextlib.suppress(OSError):
-            meta.unlink()
-        return size
-
     # -- results ----------------------------------------------------------------------------
     def _finish(
         self,
@@ -684,8 +474,6 @@ class Downloader:
             # waiting for a later try and the event says why, loudly.
             self._set(task, Download(state, path=path, error=error))
             data = {"state": str(state), "path": path, "error": error}
-        if state in self._counts:
-            self._counts[state] += 1
         self._publish(Event("download", task.provider, task.id, data, ts=utc(self.clock.now())))
 
     def _set(self, task: Task, download: Download) -> None:
@@ -711,11 +499,6 @@ class Downloader:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _open_buffered(path: Path, mode: str) -> IO[bytes]:
-    """A file whose buffer is the only place body bytes wait: FLUSH_BYTES at most."""
-    return open(path, mode, buffering=FLUSH_BYTES)
-
-
 def _kept(task: Task) -> bool:
     """The store says done and the file is still there with that size."""
     if not task.download.path or task.download.bytes is None:
@@ -728,165 +511,3 @@ def _kept(task: Task) -> bool:
 
 def _str(path: Path | None) -> str | None:
     return str(path) if path is not None else None
-
-
-def _meta_path(path: Path) -> Path:
-    return path.with_name(path.name + ".part.json")
-
-
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _Disk(_disk_message(exc, folder, making_dir=True)) from None
-
-
-def _resume_point(part: Path, meta: Path) -> tuple[int, str | None, int | None]:
-    """(bytes already in .part, If-Range validator, total size) or a clean start (0, None)."""
-    try:
-        size = part.stat().st_size
-    except FileNotFoundError:
-        size = 0
-    except OSError as exc:
-        raise _Disk(_disk_message(exc, part)) from None
-    if size == 0:
-        return 0, None, None
-    try:
-        saved = json.loads(meta.read_text(encoding="utf-8"))
-        validator = saved.get("etag") or saved.get("last_modified")
-        total = saved.get("total")
-        if not isinstance(validator, str) or not validator:
-            raise ValueError("no validator")
-        if total is not None and (not isinstance(total, int) or size > total):
-            raise ValueError("bigger than the video")
-    except (OSError, ValueError, AttributeError):
-        _discard(part, meta)  # nothing proves these bytes belong to this video
-        return 0, None, None
-    return size, validator, total
-
-
-def _write_meta(meta: Path, response: httpx.Response, total: int | None, encoded: bool) -> None:
-    """Remember what makes this .part resumable: a strong ETag or Last-Modified."""
-    etag = response.headers.get("etag", "")
-    saved = {
-        "etag": etag if etag.startswith('"') else None,  # a weak W/ tag cannot do If-Range
-        "last_modified": response.headers.get("last-modified"),
-        "total": total,
-        "url": redact_url(response.url),
-    }
-    try:
-        if encoded or not (saved["etag"] or saved["last_modified"]):
-            meta.unlink(missing_ok=True)  # cannot resume safely: a cut restarts from zero
-            return
-        tmp = meta.with_name(meta.name + ".tmp")
-        tmp.write_text(json.dumps(saved), encoding="utf-8")
-        os.replace(tmp, meta)
-    except OSError as exc:
-        raise _Disk(_disk_message(exc, meta)) from None
-
-
-def _discard(part: Path, meta: Path) -> None:
-    for path in (part, meta):
-        with contextlib.suppress(OSError):
-            path.unlink()
-
-
-def _check_type(response: httpx.Response, safe: str) -> None:
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind and not kind.startswith(VIDEO_TYPES):
-        raise _Retry(
-            f"{safe} answered HTTP {response.status_code} with {kind} instead of a video "
-            "(an error page?); nothing was saved"
-        )
-
-
-def _encoded(response: httpx.Response) -> bool:
-    coding = response.headers.get("content-encoding", "").strip().lower()
-    return coding not in ("", "identity")
-
-
-def _content_range(response: httpx.Response) -> tuple[int, int | None]:
-    match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
-    if not match:
-        raise _Restart(f"{redact_url(response.url)} sent 206 without a usable Content-Range")
-    total = None if match[3] == "*" else int(match[3])
-    return int(match[1]), total
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX: fsync the directory)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return re.sub(r"(https?://[^\s?\"']+)\?[^\s\"']*", r"\1", text)
-
-
-def _disk_message(exc: OSError, path: Path, *, making_dir: bool = False) -> str:
-    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
-        return f"no space left on device writing {path}: free space or change [download] dir"
-    if making_dir and exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        return (
-            f"cannot create the folder {path}: a file is in the way ({exc.strerror}); "
-            "move it or change [download] dir"
-        )
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"cannot write {path}: {exc.strerror}; make it writable or change [download] dir"
-    return f"cannot write {path}: {exc.strerror or exc}; check [download] dir"
-
-
-# Socket reads of 1 MiB instead of httpcore's 64 KiB: on loopback the small reads cost about
-# 45 % of the throughput (bench_download: 0.53x of `curl -o` with 64 KiB, 0.98x with 1 MiB).
-# httpcore offers this only as a class attribute, so it also applies to the API client, where
-# it changes nothing: status bodies are a few KiB.
-LARGE_READ_BYTES = 1 << 20
-
-
-def _read_in_large_chunks() -> None:
-    from httpcore._async.http11 import AsyncHTTP11Connection
-
-    if getattr(AsyncHTTP11Connection, "READ_NUM_BYTES", 0) < LARGE_READ_BYTES:
-        AsyncHTTP11Connection.READ_NUM_BYTES = LARGE_READ_BYTES
-
-
-def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as it arrives; the decoder layer only when the host encoded it (gzip)."""
-    return response.aiter_bytes() if _encoded(response) else response.aiter_raw()
-
-
-class _BackgroundFlush:
-    """Flush written data to disk in a thread while the transfer goes on, every FLUSH_EVERY
-    bytes, so the final fsync (the one that makes `done` true) only has the tail left. Measured:
-    a 200 MB fsync at the end costs ~0.075 s here, a quarter of the whole loopback transfer."""
-
-    FLUSH_EVERY = 32 << 20
-
-    def __init__(self, handle: typing.BinaryIO) -> None:
-        self._handle = handle
-        self._flushed_at = 0
-        self._pending: asyncio.Future[None] | None = None
-
-    def wrote(self, received: int) -> None:
-        if received - self._flushed_at < self.FLUSH_EVERY:
-            return
-        if self._pending is not None and not self._pending.done():
-            return
-        self._handle.flush()
-        self._flushed_at = received
-        self._pending = asyncio.ensure_future(
-            asyncio.to_thread(os.fdatasync, self._handle.fileno())
-        )
-
-    async def finish(self) -> None:
-        if self._pending is not None:
-            await self._pending

@@ -23,8 +23,9 @@ import httpx
 from tui.core.clock import Clock, SystemClock, utc
 from tui.core.config import Config, ProviderConfig
 from tui.core.downloads import Downloader
+from tui.core.jitter import FULL, NUDGE, jittered
 from tui.core.merge import merge
-from tui.core.model import LIVE_STATES, DownloadState, Event, State, Task
+from tui.core.model import LIVE_STATES, DownloadState, Event, Key, State, Task
 from tui.core.poll_queue import PollQueue
 from tui.core.poller import PollError, PollResult, ProviderClient, ProviderHealth
 from tui.core.schedule import next_poll_delay, priority
@@ -32,8 +33,6 @@ from tui.core.store import AddResult, Store, TaskFilter
 from tui.core.store_writer import StoreGaveUp, StoreOutage, StoreWriter
 
 log = logging.getLogger(__name__)
-
-Key = tuple[str, str]
 
 # Events that only exist as events (state changes are stored with their task).
 _PERSISTED_KINDS = frozenset({"http_error", "download", "provider", "notice", "error", "removed"})
@@ -259,7 +258,7 @@ class Engine:
         if self._client(task.provider) is not None:
             now = self.clock.now()
             if task.last_polled_at is None:
-                due = now + self._rng.uniform(0, 1.0)  # new tasks: soon, but not in lockstep
+                due = now + jittered(1.0, self._rng, FULL)  # new tasks: soon, not in lockstep
             else:
                 due = max(now, _epoch(task.last_polled_at) + self._delay(task, now))
             self._schedule(task, due)
@@ -345,7 +344,7 @@ class Engine:
         self._save(updated, events)
         if updated.state in LIVE_STATES:
             if updated.not_found_strikes:
-                delay = config.min_interval * (1.0 + self._rng.uniform(0, 0.1))
+                delay = jittered(config.min_interval, self._rng, NUDGE)
             else:
                 delay = self._delay(updated, now)
             self._schedule(updated, now + delay)

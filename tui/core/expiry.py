@@ -4,6 +4,7 @@ Providers keep finished videos for about a day and then the link is dead for goo
 downloader must know the deadline. Object-store signatures carry it in the query string:
 TOS (`X-Tos-Date` + `X-Tos-Expires`), S3 (`X-Amz-Date` + `X-Amz-Expires`) and CDN-style
 `Expires` (epoch seconds). When a URL says nothing, the merge falls back to 24 h.
+`video_expiry` is the deadline for one task, which the downloader orders its queue by.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from tui.core.model import from_epoch
+from tui.core.model import DownloadState, State, Task, from_epoch
 
 _SIGNED_DATE = "%Y%m%dT%H%M%SZ"  # 20260427T111500Z
 
@@ -34,6 +35,26 @@ def url_expiry(url: str | None) -> datetime | None:
     ]
     known = [d for d in deadlines if d is not None]
     return min(known) if known else None
+
+
+def video_expiry(task: Task) -> datetime | None:
+    """When the task's video URL stops working: the URL's own word, else 24 h after finishing."""
+    if task.url_expires_at is not None:
+        return task.url_expires_at
+    stated = url_expiry(task.video_url)
+    if stated is not None:
+        return stated
+    finished = task.first_seen_terminal_at or task.finished_at
+    return finished + timedelta(hours=24) if finished else None
+
+
+def needs_download(task: Task) -> bool:
+    """A finished task whose video is not kept yet (and was not given up on as expired)."""
+    return (
+        task.state is State.SUCCEEDED
+        and bool(task.video_url)
+        and task.download.state not in (DownloadState.DONE, DownloadState.EXPIRED)
+    )
 
 
 def _signed(date: str | None, expires: str | None) -> datetime | None:

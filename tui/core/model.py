@@ -216,15 +216,6 @@ class Task:
         }
 
 
-# The contract's task object keys, in order (export's CSV header uses these).
-TASK_FIELDS: tuple[str, ...] = (
-    "provider", "id", "batch", "state", "upstream_status", "model", "progress",
-    "created_at", "started_at", "finished_at", "video_url", "url_expires_at", "duration",
-    "resolution", "super_resolution", "ratio", "fps", "seed", "generate_audio", "tokens",
-    "failure", "polls", "last_polled_at", "download", "raw",
-)  # fmt: skip
-
-
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened, as `watch --json` prints it and the dashboard's log shows it.
@@ -258,14 +249,6 @@ def iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is not UTC:
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.isoformat(timespec="seconds")[:19] + "Z"
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    """The inverse of `iso` (accepts any ISO 8601 form Python reads)."""
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def from_epoch(seconds: float | int | None) -> datetime | None:

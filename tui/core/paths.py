@@ -22,7 +22,8 @@ TEMPLATE_FIELDS: tuple[str, ...] = ("provider", "id", "batch", "model", "date")
 DEFAULT_TEMPLATE = "{provider}/{id}.mp4"
 PART_SUFFIX = ".part"
 
-# Longest file name most filesystems take is 255 bytes; leave room for ".part.meta".
+# Longest file name most filesystems take is 255 bytes; leave room for the metadata's
+# temporary name, `.NAME.part.json.PID.tmp` (up to 23 more bytes).
 _MAX_PART_BYTES = 200
 _UNSAFE = frozenset('/\\<>:"|?*')
 _PLACEHOLDERS = {"batch": "no-batch", "model": "unknown-model"}

@@ -13,6 +13,9 @@ import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+# Generic on purpose, not `model.Key`: the engine queues (provider, id) tuples, the tests
+# strings, the scheduler benchmark ints. Keys are only hashed (heap entries carry a unique
+# counter before the key, so two keys are never compared).
 Key = Hashable
 
 

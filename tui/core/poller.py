@@ -37,8 +37,10 @@ from tui.core.config import ProviderConfig
 from tui.core.dialects import get_dialect
 from tui.core.errors import BadResponse, excerpt
 from tui.core.ids import is_valid_id
+from tui.core.jitter import EQUAL, jittered
 from tui.core.model import Snapshot
 from tui.core.ratelimit import PacingLimiter
+from tui.core.redact import mask_secret
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +275,7 @@ class ProviderClient:
         else:
             self._hold.failure("provider")
             ceiling = self._hold.ceiling("provider")
-            hold = ceiling / 2 + self._rng.uniform(0.0, ceiling / 2)
+            hold = jittered(ceiling, self._rng, EQUAL)
             said = f"no Retry-After: backing off {hold:.0f} s"
         self._limiter.block_until(now + hold)
         word = "rate limited" if status == 429 else "unavailable"
@@ -329,8 +331,7 @@ class ProviderClient:
         return self._mask(excerpt(f"{name}: {text}" if text else name))
 
     def _mask(self, text: str) -> str:
-        key = self.config.api_key
-        return text.replace(key, "***") if key else text
+        return mask_secret(text, self.config.api_key)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
