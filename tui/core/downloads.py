@@ -44,7 +44,7 @@ from tui.core.model import Download, DownloadState, Event, Key, State, Task, iso
 from tui.core.paths import TemplateError
 from tui.core.paths import target_path as render_target_path
 from tui.core.redact import quiet_httpx_urls, redact_url
-from tui.core.store import Store
+from tui.core.store import Store, StoreError
 from tui.core.transfer import (
     DiskError,
     Fatal,
@@ -151,12 +151,16 @@ class Downloader:
         retry_delay: float = 2.0,
         timeout: float = 30.0,
         file_opener: FileOpener | None = None,
+        write: Callable[[Callable[[Store], object]], None] | None = None,
     ) -> None:
         """`transport` is for tests and the embedded simulator; never pass a provider's client
         or anything holding a key. `file_opener(path, mode)` opens `.part` files (tests use it to
-        inject faults a real disk cannot be made to show)."""
+        inject faults a real disk cannot be made to show). `write(op)` runs `op(store)` for every
+        change the downloader records (the engine's StoreWriter: off the loop, in order, an
+        outage waited out); without it the changes are written to `store` at once."""
         self.config = config
         self.store = store
+        self._write = write or (lambda op: op(store))
         self.clock = clock
         self._publish = publish
         self._refresh = refresh
@@ -477,16 +481,18 @@ class Downloader:
         self._publish(Event("download", task.provider, task.id, data, ts=utc(self.clock.now())))
 
     def _set(self, task: Task, download: Download) -> None:
+        provider, task_id = task.key
         try:
-            self.store.set_download(task.provider, task.id, download)
-        except Exception:  # a busy or broken store must not stop the downloads themselves
-            log.exception("could not record the download of %s/%s", task.provider, task.id)
+            self._write(lambda store: store.set_download(provider, task_id, download))
+        except StoreError:  # a busy or broken store must not stop the downloads themselves
+            log.exception("could not record the download of %s/%s", provider, task_id)
 
     def _set_many(self, marks: list[tuple[Task, Download]]) -> None:
         """`_set` for many tasks, in one transaction."""
+        items = [(t.provider, t.id, d) for t, d in marks]
         try:
-            self.store.set_downloads([(t.provider, t.id, d) for t, d in marks])
-        except Exception:  # as in _set: the downloads go on
+            self._write(lambda store: store.set_downloads(items))
+        except StoreError:  # as in _set: the downloads go on
             log.exception("could not record %d downloads as pending", len(marks))
 
     def _path_or_none(self, task: Task) -> str | None:

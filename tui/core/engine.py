@@ -89,6 +89,7 @@ class Engine:
                 publish=self._publish,
                 refresh=self._refresh_url,
                 transport=video_transport,
+                write=self.writer.submit,
             )
 
     # ------------------------------------------------------------------ subscriptions
