@@ -996,3 +996,24 @@ def test_json_writers_stream_in_batches_without_losing_a_separator(n: int) -> No
     buffer = io.StringIO()
     assert output.write_jsonl_texts(buffer, iter(texts)) == n
     assert buffer.getvalue() == "".join(text + "\n" for text in texts)
+
+
+def test_an_http_error_line_says_each_thing_once() -> None:
+    from tui import output
+    from tui.core.model import Event
+
+    gateway = Event(
+        "http_error", "a", "task_1", {"status": 502, "message": "a: HTTP 502: Bad Gateway"}
+    )
+    assert output.event_detail(gateway) == "HTTP 502: Bad Gateway"
+    limited = Event(
+        "http_error",
+        "a",
+        "task_1",
+        {"status": 429, "retry_after": 12.0, "message": "a: HTTP 429 rate limited (12 s); holding"},
+    )
+    assert output.event_detail(limited) == "HTTP 429 rate limited (12 s); holding"
+    bare = Event(
+        "http_error", "a", "task_1", {"status": 500, "retry_after": 3.0, "message": "timeout"}
+    )
+    assert output.event_detail(bare) == "HTTP 500 (retry after 3 s): timeout"

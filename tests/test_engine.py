@@ -92,7 +92,10 @@ async def test_a_refused_video_url_is_refreshed_by_one_more_poll(tmp_path: Path)
         assert task is not None and task.state is State.SUCCEEDED
         assert task.download.state is DownloadState.DONE and task.download.bytes == 20_000
         # one poll saw it finished, exactly one more asked for a fresh URL after the 403
-        assert len(sim.requests_for(task_id=task_id)) == 2
+        polls = sim.requests_for(task_id=task_id)
+        assert len(polls) == 2
+        # ... and no sooner than min_interval after the first (no exception to etiquette)
+        assert polls[1].ts - polls[0].ts >= 0.3 - 0.02
         assert [r.status for r in host.requests][:1] == [403]
         assert not any(r.has_auth for r in host.requests)
 

@@ -203,7 +203,7 @@ async def test_a_500_html_page_is_an_http_error_with_a_short_message(sim, make):
     client = make(config(sim))
     error = error_of(await client.poll(task_id))
     assert error.kind == "http" and error.status == 500
-    assert error.message == "anyfast: HTTP 500: 500 Internal Server Error"
+    assert error.message == "anyfast: HTTP 500: Internal Server Error"  # not 500 twice
     assert client.health is ProviderHealth.BACKING_OFF
     assert 0.0 <= client.backoff_delay(task_id) <= 1.0  # base = min_interval, full jitter
 

@@ -241,6 +241,22 @@ def event_line(event: Event) -> str:
     return f"{head.rstrip()}  {detail}" if detail else head.rstrip()
 
 
+def _http_error_text(event: Event) -> str:
+    """`HTTP 502: Bad Gateway`, each thing said once: the line already names the provider, and
+    the poller's message may already say the status (`anyfast: HTTP 429 rate limited (12 s)`)."""
+    data = event.data
+    status = data.get("status")
+    message = str(data.get("message") or "")
+    if event.provider and message.startswith(f"{event.provider}: "):
+        message = message[len(event.provider) + 2 :]
+    head = f"HTTP {status}" if status else "error"
+    if message.startswith(head):
+        return message
+    if data.get("retry_after"):
+        head += f" (retry after {float(data['retry_after']):g} s)"
+    return f"{head}: {message}" if message else head
+
+
 def event_detail(event: Event) -> str:
     data = event.data
     kind = event.kind
@@ -252,13 +268,7 @@ def event_detail(event: Event) -> str:
             text += f"  {label}"
         return safe(text)
     if kind == "http_error":
-        status = data.get("status")
-        text = f"HTTP {status}" if status else "error"
-        if data.get("retry_after"):
-            text += f" (retry after {float(data['retry_after']):g} s)"
-        if data.get("message"):
-            text += f": {data['message']}"
-        return safe(text)
+        return safe(_http_error_text(event))
     if kind == "download":
         text = str(data.get("state", ""))
         if data.get("path"):

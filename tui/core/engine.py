@@ -385,16 +385,22 @@ class Engine:
             )
 
     async def _refresh_url(self, task: Task) -> Task | None:
-        """The video host refused an expired URL: ask the provider once for a fresh one."""
+        """The video host refused an expired URL: ask the provider once for a fresh one, no
+        sooner than `min_interval` after the task's previous poll (the first etiquette rule
+        has no exception for this one)."""
         client = self._client(task.provider)
-        if client is None:
+        config = self._provider_config(task.provider)
+        if client is None or config is None:
             return None
+        await self.writer.drain()  # the task's last poll may still be on its way to the store
+        known = self.store.get(task.provider, task.id, with_raw=False) or task
+        wait = _epoch(known.last_polled_at) + config.min_interval - self.clock.now()
+        if wait > 0:
+            await self.clock.sleep(wait)
         result = await client.poll(task.id)
         if result.snapshot is None:
             return None
-        config = self._provider_config(task.provider)
-        assert config is not None
-        current = self.store.get(task.provider, task.id, with_raw=False) or task
+        current = self.store.get(task.provider, task.id, with_raw=False) or known
         updated, events = merge(
             current, result.snapshot, utc(self.clock.now()), min_interval=config.min_interval
         )

@@ -314,7 +314,10 @@ class ProviderClient:
     # ------------------------------------------------------------------ messages
 
     def _http_message(self, status: int, body: bytes) -> str:
+        """`name: HTTP 502: Bad Gateway`: a page titled "502 Bad Gateway" does not say 502 twice."""
         snippet = self._snippet(body)
+        if snippet.startswith(f"{status} "):
+            snippet = snippet[len(str(status)) + 1 :]
         return f"{self.name}: HTTP {status}" + (f": {snippet}" if snippet else "")
 
     def _snippet(self, body: bytes) -> str:
