@@ -134,13 +134,13 @@ def _remaining(live: int, blocked: Mapping[tuple[str, str], int]) -> Remaining:
 
 
 def percent_done(done: int, total: int) -> int:
-    """Whole percent, rounded down: an unfinished batch never shows 100 (299/300 is 99), and a
-    started one shows 1 % at the least... only once a task finished (0/300 is 0)."""
+    """Whole percent, rounded down: an unfinished batch never shows 100 (299/300 is 99, and
+    9,999/10,000 too); an empty batch is 0."""
     if total <= 0:
         return 0
     if done >= total:
         return 100
-    return max(1 if done > 0 else 0, min(99, done * 100 // total))
+    return min(99, max(0, done) * 100 // total)
 
 
 @dataclass(frozen=True, slots=True)
