@@ -11,7 +11,8 @@ real remaining time (last task seen finished minus now).
 Cases: the plain batch; the same with a third provider whose key is refused (its tasks never
 finish: the real remaining time is that of the others); one slow task at the end (3x its model's
 range): after the others are done, the shown upper bound must never grow and ends `overdue`.
-Then the cost of `update` and `estimate` at 100,000 live tasks (10,000 at the small size).
+Then the cost of `update` and `estimate` at 100,000 live tasks, and of grouping 100,000 failed
+tasks (10,000 each at the small size).
 
 `python tests/bench/bench_eta.py` runs the small size (< 10 s), `--full` the 3,000-task batch.
 Under pytest (`make test`) the small size runs; it prints figures and asserts only what the
@@ -32,9 +33,11 @@ import pytest
 
 from tui.app.widgets.summary import BatchStats
 from tui.core.eta import Eta, EtaTracker
-from tui.core.model import State, Task
+from tui.core.failure_groups import FailureIndex
+from tui.core.model import Failure, State, Task
 from tui.core.schedule import next_poll_delay, profile_for
 from tui.sim.scenarios import MODELS, timing_for
+from tui.sim.tasks import ARK_FAILURES, KYY_FAILURES
 
 EPOCH = 1_777_000_000.0
 MIN_INTERVAL, MAX_INTERVAL = 10.0, 120.0
@@ -57,13 +60,17 @@ class Truth:
     failed: bool
 
 
-def batch(n: int, seed: int, providers: tuple[str, ...] = KINDS) -> list[Truth]:
-    """`n` tasks across `providers` (a provider named like a kind uses its mix; others: newapi)."""
+def batch(
+    n: int, seed: int, providers: tuple[str, ...] = KINDS, *, flex: bool = True
+) -> list[Truth]:
+    """`n` tasks across `providers` (a provider named like a kind uses its mix; others: newapi).
+    `flex=False` leaves out the flex tier (kyy's `seedance_1_5_pro_flex`)."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
         provider = providers[rng.randrange(len(providers))]
         mix = MODELS.get(provider, MODELS["newapi"])
+        mix = tuple(pair for pair in mix if flex or "flex" not in pair[0])
         model = rng.choices([m for m, _ in mix], weights=[w for _, w in mix])[0]
         high = ("1_5" in model or "1-5" in model) and rng.random() < 0.35
         resolution = "1080p" if high else "720p"
@@ -263,6 +270,29 @@ def cost(n: int) -> tuple[float, float, float]:
     return fed, steady, rescan
 
 
+def grouping_cost(n: int) -> tuple[float, float, int]:
+    """(seconds to read n failed tasks into a FailureIndex, seconds to group them, groups):
+    60 % of the messages carry a request id, so almost every message text is unique."""
+    rng = random.Random(2)
+    tasks = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.3:
+            failure = Failure(None, f"internal error. Request id: {rng.getrandbits(128):032x}")
+        elif roll < 0.6:
+            code, message = rng.choice(ARK_FAILURES)
+            failure = Failure(code, f"{message} Request id: {rng.getrandbits(96):024x}")
+        else:
+            failure = Failure(*rng.choice(KYY_FAILURES))
+        tasks.append(Task(rng.choice("abc"), f"t{i}", state=State.FAILED, failure=failure))
+    began = time.perf_counter()
+    index = FailureIndex(tasks)
+    fed = time.perf_counter() - began
+    began = time.perf_counter()
+    groups = index.groups()
+    return fed, time.perf_counter() - began, len(groups)
+
+
 def main(n: int, cost_n: int, seed: int = 11) -> dict:
     began = time.perf_counter()
     truths = batch(n, seed)
@@ -280,10 +310,16 @@ def main(n: int, cost_n: int, seed: int = 11) -> dict:
         f"2. same with provider c refusing its key ({blocked:,} tasks never finish)", r_rows
     )
     after = [r for r in r_readings if r.at > r_last]
-    print(
-        f"   after the last finish: ours {after[0].eta!s:.60} / today's {after[0].today}"
-        if after
-        else ""
+    if after:
+        ours = "no ETA" if after[0].eta is None else after[0].eta.text()
+        print(f"   once the others are done: ours {ours}; today's {_seconds(after[0].today)}")
+
+    no_flex = batch(n, seed, flex=False)
+    f_readings, f_last, f_total = run(no_flex, seed)
+    print_errors(
+        "1b. the batch of 1 without the flex tier (schedule.FLEX assumes 120-960 s,"
+        " the simulator draws 240-600 s: no flex task finishes before 50 %)",
+        errors(f_readings, f_last, f_total),
     )
 
     s_readings, _ = slow_last(n, seed + 2)
@@ -299,6 +335,11 @@ def main(n: int, cost_n: int, seed: int = 11) -> dict:
         f"\n4. cost at {cost_n:,} live tasks: feeding all {fed * 1000:.0f} ms; one second's"
         f" update (1 % changed) + estimate {steady:.2f} ms; estimate after the latest-due task"
         f" moved {rescan:.2f} ms"
+    )
+    fed, grouped, count = grouping_cost(cost_n)
+    print(
+        f"\n5. failure groups at {cost_n:,} failed tasks: reading (normalising) them"
+        f" {fed * 1000:.0f} ms, once; grouping {grouped * 1000:.0f} ms -> {count} groups"
     )
     print(f"\n(simulated in {time.perf_counter() - began:.1f} s of wall time)")
     return {"plain": rows, "refused": r_rows, "refused_after": after, "tail": tail}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -97,7 +97,8 @@ class Remaining:
 
     def text(self) -> str:
         """`blocked 3 (a: key refused)`, `blocked 5 (a: key refused 3, b: status unknown 2)`,
-        or "" when nothing is blocked. One reason for every blocked task: no count per part."""
+        or "" when nothing is blocked. With one part the total is its count; with several,
+        each part says its own."""
         if not self.blocked:
             return ""
         parts = [f"{b.provider}: {b.reason}" for b in self.blocked]
@@ -161,9 +162,9 @@ class Eta:
     def midpoint(self) -> float:
         return (self.low + self.high) / 2
 
-    def text(self, duration: object = None) -> str:
+    def text(self, duration: Callable[[float], str] | None = None) -> str:
         """`measuring…`, `overdue`, `2m-5m`; `duration` formats seconds (default: whole s)."""
-        fmt = duration if callable(duration) else (lambda s: f"{s:.0f}s")
+        fmt = duration or (lambda seconds: f"{seconds:.0f}s")
         if self.measuring:
             return "measuring…"
         if self.overdue:
@@ -271,6 +272,9 @@ class EtaTracker:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self._where: dict[Key, GroupKey] = {}
         self._groups: dict[GroupKey, _Group] = {}
         self._samples: dict[GroupKey, _Samples] = {}
@@ -282,7 +286,7 @@ class EtaTracker:
     # -- feeding --------------------------------------------------------------------------------
 
     def load(self, tasks: Iterable[Task]) -> None:
-        self.__init__()  # type: ignore[misc]
+        self._reset()
         self.update(tasks)
 
     def update(self, tasks: Iterable[Task]) -> None:
