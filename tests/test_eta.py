@@ -109,6 +109,8 @@ def test_a_finished_or_removed_task_leaves_the_counts() -> None:
     tracker.update([finished(tasks[0], 90)])
     tracker.remove([tasks[1].key])
     assert tracker.remaining({}).live == 2
+    tracker.load(tasks[3:])
+    assert tracker.remaining({}).live == 1
 
 
 # -- the ETA --------------------------------------------------------------------------------
