@@ -85,6 +85,22 @@ def test_thirty_internal_errors_with_request_ids_are_one_group() -> None:
     assert group.kind == TRANSIENT
 
 
+def test_chinese_messages_with_ids_and_times_group_and_classify() -> None:
+    tasks = [
+        failed(
+            "cn",
+            f"t{i}",
+            None,
+            f"服务繁忙，请求ID：{uuid.uuid4().hex[:20]}，请于{i + 10}:00:0{i % 10}后重试",
+        )
+        for i in range(12)
+    ]
+    tasks.append(failed("cn", "x", None, "输入图片包含真人，审核未通过"))
+    groups = group_failures(tasks)
+    assert [(g.count, g.kind) for g in groups] == [(12, TRANSIENT), (1, CONTENT_POLICY)]
+    assert groups[0].title == "服务繁忙，请求ID：<id>，请于<time>后重试"
+
+
 def test_same_message_with_and_without_code_is_one_group() -> None:
     message = "img_url must be set for image to video method"
     tasks = [
