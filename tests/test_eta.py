@@ -167,6 +167,20 @@ def test_the_range_follows_the_generation_times_seen_in_this_batch() -> None:
     assert documented.estimate(T0 + 100, {}).high <= 180 + 20 - 100
 
 
+def test_an_earlier_batch_of_the_same_model_does_not_count() -> None:
+    def current(tracker: EtaTracker) -> EtaTracker:
+        tracker.update([live("p", f"now{i}", created=1000.0) for i in range(20)])
+        tracker.update([finished(live("p", f"d{i}", created=1000.0), 70 + i) for i in range(3)])
+        return tracker
+
+    alone = current(EtaTracker())
+    history = EtaTracker()
+    yesterday = [live("p", f"old{i}", created=-86_400.0 + i) for i in range(200)]
+    history.update([finished(task, 100 + i / 2) for i, task in enumerate(yesterday)])
+    current(history)
+    assert history.estimate(T0 + 1090, {}) == alone.estimate(T0 + 1090, {})
+
+
 def test_never_before_the_latest_next_poll() -> None:
     """The last task cannot be seen finished before it is polled again."""
     tracker = batch_with_finishes(0, [70, 80, 90])

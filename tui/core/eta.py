@@ -21,7 +21,6 @@ left out of the ETA: they cannot finish while the block lasts.
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +52,10 @@ older batch of the same model should not outweigh this one."""
 MAX_GENERATION = 6 * 3600.0
 """A creation-to-result time longer than this is not a generation time (the task was added long
 after it ended, or the clock jumped): it is not learned from."""
+COHORT_WINDOWS = 2.0
+"""A group's finished task belongs to this batch when it was created at most this many
+documented windows (upper ends) before the oldest live task: an earlier batch of the same model
+is history, and its creation times would make the batch look old."""
 EARLY_SHARE = 0.5
 """Times under this share of the documented lower end are instant failures, not generations."""
 DATA_WEIGHT = 10
@@ -209,26 +212,37 @@ def group_key(task: Task) -> GroupKey:
 
 @dataclass
 class _Samples:
-    """The most recent generation times of one group: sorted, and a heap to drop the oldest."""
+    """One group's generation times, by anchor (when the task was created): a new batch of the
+    same model reads only its own cohort (`cohort`), not yesterday's batch."""
 
-    ordered: list[float] = field(default_factory=list)
-    by_time: list[tuple[float, float]] = field(default_factory=list)
-    anchor_sum: float = 0.0  # of the kept samples' anchors (finish - seconds)
+    entries: list[tuple[float, float]] = field(default_factory=list)  # (anchor, seconds)
+    version: int = 0
+    _cached: tuple[tuple[int, int], list[float], float] | None = None
 
     def add(self, seconds: float, at: float) -> None:
-        insort(self.ordered, seconds)
-        heapq.heappush(self.by_time, (at, seconds))
-        self.anchor_sum += at - seconds
-        if len(self.by_time) > MAX_SAMPLES:
-            then, old = heapq.heappop(self.by_time)
-            del self.ordered[bisect_left(self.ordered, old)]
-            self.anchor_sum -= then - old
+        insort(self.entries, (at - seconds, seconds))
+        if len(self.entries) > MAX_SAMPLES:
+            del self.entries[0]  # the earliest created
+        self.version += 1
+
+    def cohort(self, since: float) -> tuple[list[float], float]:
+        """(sorted times, sum of anchors) of the tasks created at or after `since`."""
+        start = bisect_left(self.entries, (since,))
+        cached = self._cached
+        if cached is not None and cached[0] == (self.version, start):
+            return cached[1], cached[2]
+        part = self.entries[start:]
+        times = sorted(seconds for _, seconds in part)
+        anchors = sum(anchor for anchor, _ in part)
+        self._cached = ((self.version, start), times, anchors)
+        return times, anchors
 
 
 @dataclass
 class _Group:
     """The live tasks of one group. `anchors`: readable ones (key -> anchor, None if not known);
-    `due`: their next polls; `unknown`: the ones in state `unknown`. `youngest` and `last_poll`
+    `due`: their next polls; `unknown`: the ones in state `unknown`. `youngest`, `oldest` and
+    `last_poll`
     are cached maxima (None = recompute), so a second's estimate does not scan the group."""
 
     anchors: dict[Key, float | None] = field(default_factory=dict)
@@ -237,15 +251,19 @@ class _Group:
     anchor_sum: float = 0.0  # of the known anchors
     anchor_count: int = 0
     youngest: float | None = None
+    oldest: float | None = None
     youngest_known: bool = False
     last_poll: float | None = None
     last_poll_known: bool = False
 
-    def youngest_anchor(self) -> float | None:
+    def extremes(self) -> tuple[float | None, float | None]:
+        """(youngest, oldest) anchor."""
         if not self.youngest_known:
             known = [a for a in self.anchors.values() if a is not None]
-            self.youngest, self.youngest_known = (max(known) if known else None), True
-        return self.youngest
+            self.youngest = max(known) if known else None
+            self.oldest = min(known) if known else None
+            self.youngest_known = True
+        return self.youngest, self.oldest
 
     def latest_poll(self) -> float | None:
         if not self.last_poll_known:
@@ -326,9 +344,12 @@ class EtaTracker:
                     if anchor is not None:
                         group.anchor_sum += anchor
                         group.anchor_count += 1
-                    newer = group.youngest is None or (anchor or 0.0) > group.youngest
-                    if anchor is not None and group.youngest_known and newer:
-                        group.youngest = anchor
+                    if anchor is not None and group.youngest_known:
+                        if group.youngest is None or group.oldest is None:
+                            group.youngest = group.oldest = anchor
+                        else:
+                            group.youngest = max(group.youngest, anchor)
+                            group.oldest = min(group.oldest, anchor)
             if not unknown:
                 group = self._groups[where]
                 due = task.next_poll_at.timestamp() if task.next_poll_at else None
@@ -354,7 +375,7 @@ class EtaTracker:
             if anchor is not None:
                 group.anchor_sum -= anchor
                 group.anchor_count -= 1
-            if anchor == group.youngest:
+            if anchor in (group.youngest, group.oldest):
                 group.youngest_known = False
             group.set_due(key, None)
         group.unknown.discard(key)
@@ -421,7 +442,7 @@ class EtaTracker:
         """
         count = len(group.anchors)
         lower, upper = self._generation_range(where, group, now)
-        youngest = group.youngest_anchor()
+        youngest, _ = group.extremes()
         youngest = now if youngest is None else min(youngest, now)
         floor = max(lower, now - youngest)
         span = max(0.0, upper - floor)
@@ -447,16 +468,17 @@ class EtaTracker:
         lo, hi = profile.generation
         hi += profile.poll[0]
         samples = self._samples.get(where)
-        if samples is None or not samples.ordered:
+        _, oldest = group.extremes()
+        if samples is None or oldest is None:
             return lo, hi
+        times, anchor_sum = samples.cohort(oldest - COHORT_WINDOWS * hi)
         # Failures that come back at once (content checks) are no generation time.
-        seen = samples.ordered[bisect_left(samples.ordered, EARLY_SHARE * lo) :]
+        seen = times[bisect_left(times, EARLY_SHARE * lo) :]
         if not seen:
             return lo, hi
         done, live = len(seen), len(group.anchors)
         lower, slowest = seen[done // 10], seen[-1]
-        known = group.anchor_count + len(samples.ordered)
-        age = now - (group.anchor_sum + samples.anchor_sum) / max(1, known)
+        age = now - (group.anchor_sum + anchor_sum) / max(1, group.anchor_count + len(times))
         share = done / (done + live)
         growing = share < 1.0 and age > lower
         extrapolated = lower + (age - lower) / share if growing else slowest
