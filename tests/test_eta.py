@@ -177,6 +177,9 @@ def test_an_earlier_batch_of_the_same_model_does_not_count() -> None:
     history = EtaTracker()
     yesterday = [live("p", f"old{i}", created=-86_400.0 + i) for i in range(200)]
     history.update([finished(task, 100 + i / 2) for i, task in enumerate(yesterday)])
+    history.update([live("p", "first", created=1000.0)])
+    assert history.estimate(T0 + 1010, {}).measuring  # this batch has no finish yet
+    history.remove([("p", "first")])
     current(history)
     assert history.estimate(T0 + 1090, {}) == alone.estimate(T0 + 1090, {})
 

@@ -11,9 +11,10 @@ rate-based figure count up. Instead the end of the batch is predicted per model 
 
 - every live task that can finish belongs to a group (provider, model, documented profile);
 - a group's tasks end by `anchor + generation time`, and the batch ends when its last group does;
-- the generation time's upper end comes from the times seen in this batch (creation to the
-  moment the dashboard saw the result, so the polling delay is inside the figure), blended with
-  the documented range from `tui.core.schedule` while few of the group's tasks have finished.
+- the generation time's upper end is extrapolated from the times seen in this batch (creation
+  to the moment the dashboard saw the result, so the polling delay is inside the figure) and the
+  share of the group finished, weighed against the documented range from `tui.core.schedule`
+  while few of the group's tasks have finished.
 
 Blocked tasks (key refused, provider down, polling paused, state unknown) are counted apart and
 left out of the ETA: they cannot finish while the block lasts.
@@ -44,11 +45,10 @@ HEALTH_BLOCKS: dict[str, str] = {
 }
 
 MIN_FINISHED = 3
-"""The ETA says `measuring` until this many generation times were seen (any model): before
-that it would be the documented ranges alone, which is a guess, not a measurement."""
+"""The ETA says `measuring` until this many tasks of this batch (the groups' cohorts, below)
+finished: before that it would be the documented ranges alone, a guess, not a measurement."""
 MAX_SAMPLES = 2_000
-"""Generation times kept per group, the most recent ones: the provider's speed drifts, and an
-older batch of the same model should not outweigh this one."""
+"""Generation times kept per group, of the latest created tasks."""
 MAX_GENERATION = 6 * 3600.0
 """A creation-to-result time longer than this is not a generation time (the task was added long
 after it ended, or the clock jumped): it is not learned from."""
@@ -297,7 +297,7 @@ class EtaTracker:
         self._groups: dict[GroupKey, _Group] = {}
         self._samples: dict[GroupKey, _Samples] = {}
         self._learned: set[Key] = set()
-        self.finished_seen = 0
+        self._learned_count = 0
         self._membership = 0  # bumped when a task joins or leaves the live groups
         self._shown: tuple[object, float, Eta] | None = None
 
@@ -362,7 +362,7 @@ class EtaTracker:
     def observe(self, where: GroupKey, seconds: float, at: float) -> None:
         """One generation time seen (creation to result seen), finished at `at` (Unix s)."""
         self._samples.setdefault(where, _Samples()).add(seconds, at)
-        self.finished_seen += 1
+        self._learned_count += 1
 
     def _leave(self, key: Key) -> None:
         where = self._where.pop(key, None)
@@ -416,7 +416,8 @@ class EtaTracker:
         ]
         if not open_groups:
             return None
-        if self.finished_seen < MIN_FINISHED:
+        finished = sum(len(self._cohort(where, self._groups[where])[0]) for where in open_groups)
+        if finished < MIN_FINISHED:
             return Eta(0.0, 0.0, measuring=True)
         end_low = end_high = last_poll = float("-inf")
         for where in open_groups:
@@ -430,7 +431,7 @@ class EtaTracker:
         if end_high <= now:
             return Eta(next_look, next_look, overdue=True)
         eta = Eta(max(end_low - now, next_look, 0.0), end_high - now)
-        return self._guarded(now, eta, (self._membership, self.finished_seen, open_groups))
+        return self._guarded(now, eta, (self._membership, self._learned_count, open_groups))
 
     def _group_end(self, where: GroupKey, group: _Group, now: float) -> tuple[float, float]:
         """(low, high) Unix seconds at which the group's last task is seen finished.
@@ -467,11 +468,9 @@ class EtaTracker:
         profile = _PROFILES[where[2]]
         lo, hi = profile.generation
         hi += profile.poll[0]
-        samples = self._samples.get(where)
-        _, oldest = group.extremes()
-        if samples is None or oldest is None:
+        times, anchor_sum = self._cohort(where, group)
+        if not times:
             return lo, hi
-        times, anchor_sum = samples.cohort(oldest - COHORT_WINDOWS * hi)
         # Failures that come back at once (content checks) are no generation time.
         seen = times[bisect_left(times, EARLY_SHARE * lo) :]
         if not seen:
@@ -486,6 +485,16 @@ class EtaTracker:
         weight = done / (done + DATA_WEIGHT)
         upper = max(slowest, weight * extrapolated + (1.0 - weight) * hi)
         return min(lower, upper), upper
+
+    def _cohort(self, where: GroupKey, group: _Group) -> tuple[list[float], float]:
+        """This batch's finished tasks of the group: (sorted times, sum of their anchors)."""
+        samples = self._samples.get(where)
+        _, oldest = group.extremes()
+        if samples is None or oldest is None:
+            return [], 0.0
+        profile = _PROFILES[where[2]]
+        window = profile.generation[1] + profile.poll[0]
+        return samples.cohort(oldest - COHORT_WINDOWS * window)
 
     def _guarded(self, now: float, eta: Eta, signature: object) -> Eta:
         """The monotone guard: under the same signature as the first reading, the upper bound
