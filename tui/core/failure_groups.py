@@ -12,9 +12,10 @@ The group key, precisely:
 2. A failure without a code whose message starts with a code-shaped word and a colon
    (`InvalidParameter: img_url must be set`, as some relays pass it on) has that code.
 3. A failure still without a code joins the code group whose failures carry the same
-   normalised message (compared case-insensitively, end punctuation ignored): the same cause
-   reported by a provider that sends codes and one that does not is one group. When several
-   codes carry that message, the one with the most failures wins (then the first by name).
+   normalised message (compared case-insensitively, with end punctuation and a
+   `Request id: <id>` clause ignored): the same cause reported by a provider that sends codes
+   and one that does not is one group. When several codes carry that message, the one with the
+   most failures wins (then the first by name).
 4. Otherwise it is grouped by its normalised message; a failure with neither code nor message
    is in the group `unknown failure`.
 """
