@@ -317,8 +317,8 @@ def main(n: int, cost_n: int, seed: int = 11) -> dict:
     no_flex = batch(n, seed, flex=False)
     f_readings, f_last, f_total = run(no_flex, seed)
     print_errors(
-        "1b. the batch of 1 without the flex tier (schedule.FLEX assumes 120-960 s,"
-        " the simulator draws 240-600 s: no flex task finishes before 50 %)",
+        "1b. the batch of 1 without the flex tier (no flex task finishes before 50 %, so"
+        " until then the flex share is estimated from schedule.FLEX alone)",
         errors(f_readings, f_last, f_total),
     )
 

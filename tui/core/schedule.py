@@ -49,8 +49,9 @@ SEEDANCE_2_0_FAST_PRO = ModelProfile("seedance_2_0_fast_pro", (120.0, 240.0), (1
 SEEDANCE_1_5 = ModelProfile("seedance_1_5", (120.0, 300.0), (30.0, 60.0))
 SEEDANCE_1_5_1080P = ModelProfile("seedance_1_5_1080p", (180.0, 480.0), (30.0, 60.0))
 # Flex (offline) documents only its poll interval; the generation range is our assumption:
-# the 1.5 range with the upper end doubled, since offline work waits for spare capacity.
-FLEX = ModelProfile("flex", (120.0, 960.0), (60.0, 120.0))
+# the 1.5 range (2-5 min) doubled, since offline work waits for spare capacity. The simulator
+# draws flex tasks from this same range, so the ETA's fallback and the demo agree.
+FLEX = ModelProfile("flex", (240.0, 600.0), (60.0, 120.0))
 VIDEOS = ModelProfile("videos", (60.0, 300.0), (30.0, 60.0))
 NEWAPI_SEEDANCE_2_0 = ModelProfile("doubao-seedance-2-0", (60.0, 300.0), (15.0, 15.0))
 # The relay's fast variant: the kyy fast table's range, the relay's ~15 s interval.

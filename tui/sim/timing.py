@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 
+from tui.core.schedule import FLEX
+
 # Total generation time (queue + run), clock seconds, by model.
 GENERATION_S: dict[str, tuple[float, float]] = {
     "seedance_2_0": (120, 300),
@@ -18,7 +20,7 @@ GENERATION_S: dict[str, tuple[float, float]] = {
     "seedance_2_0_pro": (180, 360),
     "seedance_2_0_fast_pro": (120, 240),
     "seedance_1_5_pro": (120, 300),
-    "seedance_1_5_pro_flex": (240, 600),
+    "seedance_1_5_pro_flex": FLEX.generation,  # the engine's assumption, one source
     "videos": (90, 300),
     "videos_fast": (60, 180),
     "doubao-seedance-2-0-260128": (120, 300),
