@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench screenshots clean
+.PHONY: demo test lint bench bench-smoke screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/seedance-tui demo
 
-## Lint, check the architecture contract, run every test (benchmarks included, with small sizes).
+## Lint, check the architecture contract, run every test: first on every core at once, then
+## alone the few marked `serial` (they assert on real elapsed time, which a busy core stretches).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not serial" -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check tui tests
@@ -34,6 +36,10 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_table.py
 	$(BIN)/python tests/bench/bench_dashboard.py
 	$(BIN)/python tests/bench/bench_memory.py
+
+## Every benchmark at small sizes, one at a time: they still run and print their figures.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m pytest -q -s tests/bench/bench_*.py
 
 ## Render the README's screenshots (SVG) from the simulator with a frozen clock.
 screenshots: $(STAMP)
