@@ -50,4 +50,4 @@ screenshots: $(STAMP)
 	$(BIN)/python -m tui.app.screenshots screenshots
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info

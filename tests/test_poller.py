@@ -358,7 +358,10 @@ def rude() -> Iterator[tuple[str, list[tuple[str, bool]]]]:
     seen: list[tuple[str, bool]] = []
     handler = type("Handler", (_Rude,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the serving loop's next look: 0.5 s at the default poll interval
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", seen
     server.shutdown()
