@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench screenshots clean
+.PHONY: demo test lint typecheck bench bench-smoke screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,14 +16,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/seedance-tui demo
 
-## Lint, check the architecture contract, run every test (benchmarks included, with small sizes).
+## Lint, check the architecture contract, run every test: first on every core at once, then
+## alone the few marked `serial` (they assert on real elapsed time, which a busy core stretches).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not serial" -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check tui tests
 	$(BIN)/ruff format --check tui tests
 	$(BIN)/lint-imports
+
+## Type-check the package (strict for tui.core; see [tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 ## Print the full-size benchmark figures that the README's Performance section shows.
 bench: $(STAMP)
@@ -35,9 +41,13 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_dashboard.py
 	$(BIN)/python tests/bench/bench_memory.py
 
+## Every benchmark at small sizes, one at a time: they still run and print their figures.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m pytest -q -s tests/bench/bench_*.py
+
 ## Render the README's screenshots (SVG) from the simulator with a frozen clock.
 screenshots: $(STAMP)
 	$(BIN)/python -m tui.app.screenshots screenshots
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info

@@ -84,6 +84,7 @@ def _tasks_by_id(env: dict[str, str]) -> dict[str, dict]:
     return {task["id"]: task for task in json.loads(result.stdout)}
 
 
+@pytest.mark.serial
 def test_add_watch_status_against_the_simulator(world):
     sim, host, env, tmp_path = world
     ok_kyy = sim.add_task(

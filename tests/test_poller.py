@@ -173,6 +173,7 @@ async def test_503_without_retry_after_backs_off_the_provider(sim, make):
     assert sim.requests_for("kyy")[-1].ts >= held_until
 
 
+@pytest.mark.serial
 async def test_concurrent_polls_never_exceed_the_rate_limit(sim, make):
     ids = [sim.add_task("ark") for _ in range(15)]
     client = make(config(sim, "ark", rate_limit=5.0, concurrency=8))
@@ -224,6 +225,7 @@ async def test_a_challenge_page_with_200_is_a_bad_response(sim, make):
     assert error.message == "ark: HTTP 200: an HTML page instead of JSON (Just a moment...)"
 
 
+@pytest.mark.serial
 async def test_a_hung_request_times_out(sim, make):
     task_id = sim.add_task("newapi")
     sim.faults.add("hang", kind="newapi", hang_s=5.0)
@@ -356,7 +358,10 @@ def rude() -> Iterator[tuple[str, list[tuple[str, bool]]]]:
     seen: list[tuple[str, bool]] = []
     handler = type("Handler", (_Rude,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the serving loop's next look: 0.5 s at the default poll interval
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", seen
     server.shutdown()

@@ -341,6 +341,7 @@ def test_ids_are_percent_decoded(sim, http):
 
 
 # -- clocks and helpers ---------------------------------------------------------------------
+@pytest.mark.serial
 def test_scaled_clock_runs_a_task_in_a_fraction_of_wall_time(http):
     with Simulator(clock=ScaledClock(speed=600)) as sim:
         task_id = sim.add_task("ark", queue_s=120, run_s=120)  # 4 clock minutes = 0.4 s
@@ -532,6 +533,7 @@ def test_faults_match_by_kind_task_and_clock_window(sim, clock, http):
         sim.faults.add(status=418)
 
 
+@pytest.mark.serial
 def test_a_hang_does_not_block_other_requests(sim, http):
     slow = sim.add_task("kyy", queue_s=1, run_s=1)
     fast = sim.add_task("kyy", queue_s=1, run_s=1)
@@ -557,6 +559,7 @@ def test_a_hang_does_not_block_other_requests(sim, http):
     assert sim.requests_for(task_id=slow)[0].fault == "hang"
 
 
+@pytest.mark.serial
 def test_a_client_timeout_during_a_hang_is_quiet_and_stop_is_prompt(clock, capfd):
     sim = Simulator(clock=clock).start()
     task_id = sim.add_task("ark", queue_s=1, run_s=1)

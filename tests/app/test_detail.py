@@ -138,6 +138,7 @@ async def test_nasty_text_is_literal_and_escape_free(make_dash) -> None:
         assert app.is_running
 
 
+@pytest.mark.serial  # asserts on wall time: alone, not beside other tests loading the cores
 async def test_a_huge_body_is_cut_with_a_note_and_never_freezes(make_dash) -> None:
     huge = newapi_body(
         "asyntask_huge1",

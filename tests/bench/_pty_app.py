@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import termios
 import threading
 import time
@@ -118,6 +119,9 @@ def main() -> int:
     board.add_argument("--paused", action="store_true")
     board.add_argument("--layout", type=Path)
     args = parser.parse_args()
+    # A user's shell starts the dashboard with Ctrl-C at its default; a bench run in the
+    # background (`make bench &`) would hand SIGINT down ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Started in a session of its own (start_new_session): make the pty our controlling
     # terminal, as a login shell's child would have it (SIGHUP when it goes away, SIGWINCH).
     if os.isatty(0):
