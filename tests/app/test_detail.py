@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import INVALID, NASTY, Dash, at, newapi_body, screen_text
 from textual.widgets import Static
 
