@@ -139,7 +139,7 @@ async def test_nasty_text_is_literal_and_escape_free(make_dash) -> None:
         assert app.is_running
 
 
-@pytest.mark.serial  # asserts on wall time: alone, not beside other tests loading the cores
+@pytest.mark.serial  # asserts on the loop thread's time: alone, not beside other tests
 async def test_a_huge_body_is_cut_with_a_note_and_never_freezes(make_dash) -> None:
     huge = newapi_body(
         "asyntask_huge1",
@@ -154,9 +154,10 @@ async def test_a_huge_body_is_cut_with_a_note_and_never_freezes(make_dash) -> No
         await pilot.pause(0.1)
         key = ("anyfast", "asyntask_huge1")
         app.table.move_cursor_to(key)
-        started = time.perf_counter()
+        # the loop thread's own CPU time: what blocking it costs, whatever else loads the cores
+        started = time.thread_time()
         await pilot.press("enter")
-        took = time.perf_counter() - started
+        took = time.thread_time() - started
         # the UI answers keys while the body renders in a thread
         await pilot.press("l")
         assert not app.log_panel.display
