@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tui.core.clean import clean_line
-from tui.core.model import Event, State, Task
-from tui.core.text_width import cell_width
+from tui.core.model import Event, State, Task, Tokens
+from tui.core.text_width import cell_width, cut
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _C1_OR_DEL = re.compile(r"[\x7f-\x9f\u2028\u2029]")
@@ -40,17 +40,43 @@ def safe(text: object) -> str:
 
 
 COLUMNS: tuple[str, ...] = (
-    "STATE", "ID", "PROVIDER", "MODEL", "PROGRESS", "AGE", "TOKENS", "DOWNLOAD",
+    "STATE", "ID", "PROVIDER", "BATCH", "MODEL", "PROGRESS", "AGE", "TOKENS", "DOWNLOAD",
+    "FAILURE",
 )  # fmt: skip
 _RIGHT = frozenset({"PROGRESS", "TOKENS"})
+# Left out when every row shown has nothing in them, as the dashboard gives an empty column no
+# space: a store without batches or failures keeps the table as narrow as before.
+_DROPPED_WHEN_EMPTY = frozenset({"BATCH", "FAILURE"})
+PIPED_FAILURE_WIDTH = 60
+"""Cells for the failure text when stdout is no terminal: a file or `less` gets a readable
+table (`--json` or `export` have every message whole)."""
+MIN_FAILURE_WIDTH = 20
+"""The failure text keeps this much on a terminal whose width the other columns have used up:
+a wrapped line is better than a failed task that does not say why."""
+
+
+def tokens_cell(tokens: Tokens) -> str:
+    """`50,638 (+114,441 SR)`: the total, as the dashboard's tokens column counts it, with the
+    super-resolution tokens (billed apart) after it, as the dashboard's detail pane shows them."""
+    if tokens.total is None and tokens.super_resolution is None:
+        return "-"
+    text = f"{tokens.total:,}" if tokens.total is not None else "?"
+    if tokens.super_resolution is not None:
+        text += f" (+{tokens.super_resolution:,} SR)"
+    return text
+
+
+def failure_cell(task: Task) -> str:
+    """`Code: message` on one line, control sequences removed (the dashboard's failure column)."""
+    return safe(task.failure.label) if task.failure is not None else ""
 
 
 def task_row(task: Task, now: datetime) -> tuple[str, ...]:
+    """The cells of one task, in COLUMNS order (the failure uncut: `write_table` fits it)."""
     import humanize
 
     since = task.created_at or task.added_at
     age = humanize.naturaldelta(now - since) if since else "-"
-    tokens = task.tokens.super_resolution or task.tokens.total
     download = str(task.download.state)
     if task.download.state == "none":
         download = "-"
@@ -60,22 +86,30 @@ def task_row(task: Task, now: datetime) -> tuple[str, ...]:
         str(task.state),
         task.id,
         safe(task.provider),
+        safe(task.batch) or "-",
         safe(task.model) or "-",
         f"{task.progress}%" if task.progress is not None else "-",
         age,
-        f"{tokens:,}" if tokens is not None else "-",
+        tokens_cell(task.tokens),
         download,
+        failure_cell(task),
     )
 
 
-def table_lines(rows: Sequence[Sequence[str]], header: Sequence[str]) -> Iterable[str]:
-    """Aligned columns, two spaces apart, widths from the content itself."""
+def column_widths(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[int]:
+    """Each column's width in cells: its widest value or its title."""
     widths = [cell_width(h) for h in header]
     for row in rows:
         for index, value in enumerate(row):
             w = cell_width(value)
             if w > widths[index]:
                 widths[index] = w
+    return widths
+
+
+def table_lines(rows: Sequence[Sequence[str]], header: Sequence[str]) -> Iterable[str]:
+    """Aligned columns, two spaces apart, widths from the content itself."""
+    widths = column_widths(rows, header)
     right = [h in _RIGHT for h in header]
     last = len(header) - 1
 
@@ -104,11 +138,43 @@ def counts_line(counts: dict[State, int] | Counter[State]) -> str:
     return f"{total} {noun}" + (": " + ", ".join(parts) if parts else "")
 
 
-def write_table(out: TextIO, tasks: Sequence[Task], now: datetime | None = None) -> None:
+def write_table(
+    out: TextIO, tasks: Sequence[Task], now: datetime | None = None, *, width: int | None = None
+) -> None:
+    """The status table. `width`: the terminal's, which the failure text (the last column) is
+    cut to fit; None (not a terminal): the failure text is cut at PIPED_FAILURE_WIDTH cells."""
     now = now or datetime.now(UTC)
     rows = [task_row(task, now) for task in tasks]
-    out.write("\n".join(table_lines(rows, COLUMNS)))
+    header, rows = _drop_empty_columns(COLUMNS, rows)
+    if header[-1] == "FAILURE":
+        rows = _fit_last_column(header, rows, width)
+    out.write("\n".join(table_lines(rows, header)))
     out.write("\n\n" + counts_line(Counter(task.state for task in tasks)) + "\n")
+
+
+def _drop_empty_columns(
+    header: Sequence[str], rows: list[tuple[str, ...]]
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    keep = [
+        index
+        for index, name in enumerate(header)
+        if name not in _DROPPED_WHEN_EMPTY or any(row[index] not in ("", "-") for row in rows)
+    ]
+    if len(keep) == len(header):
+        return tuple(header), rows
+    return tuple(header[i] for i in keep), [tuple(row[i] for i in keep) for row in rows]
+
+
+def _fit_last_column(
+    header: Sequence[str], rows: list[tuple[str, ...]], width: int | None
+) -> list[tuple[str, ...]]:
+    """The last column cut with `…` to what the others leave of `width` (two-cell gaps)."""
+    if width is None:
+        room = PIPED_FAILURE_WIDTH
+    else:
+        others = column_widths([row[:-1] for row in rows], header[:-1])
+        room = max(width - sum(others) - 2 * len(others), MIN_FAILURE_WIDTH)
+    return [(*row[:-1], cut(row[-1], room)) for row in rows]
 
 
 # -------------------------------------------------------------------------------------------

@@ -171,9 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.set_defaults(func=cmd_download)
 
-    remove = command("remove", "stop tracking tasks (their files stay on disk)")
-    remove.add_argument("ids", nargs="+", metavar="ID")
-    remove.add_argument("--provider", metavar="NAME", help="only this provider's task")
+    remove = command(
+        "remove",
+        "stop tracking tasks (their files stay on disk): the ids given, or every task the "
+        "filters select; exit 1 when nothing matched",
+        filters,
+    )
+    remove.add_argument("ids", nargs="*", metavar="ID", help="task ids")
+    remove.add_argument(
+        "--file", metavar="PATH", help="read ids from a file, one a line (`-` reads stdin)"
+    )
     remove.set_defaults(func=cmd_remove)
 
     config = command("config", "the config file: init, show, path")
