@@ -44,9 +44,12 @@ COLUMNS: tuple[str, ...] = (
     "FAILURE",
 )  # fmt: skip
 _RIGHT = frozenset({"PROGRESS", "TOKENS"})
-# Left out when every row shown has nothing in them, as the dashboard gives an empty column no
-# space: a store without batches or failures keeps the table as narrow as before.
-_DROPPED_WHEN_EMPTY = frozenset({"BATCH", "FAILURE"})
+# A column with nothing in any row shown is left out, as the dashboard gives an empty column no
+# space (state and id always stay: they say what a row is).
+_ALWAYS_SHOWN = frozenset({"STATE", "ID"})
+# On a terminal too narrow for every column, these give way (in this order) until the failure
+# text has MIN_FAILURE_WIDTH cells: as on the dashboard, a failed row always says why.
+_GIVE_WAY_TO_FAILURE = ("TOKENS", "MODEL", "DOWNLOAD", "PROGRESS", "PROVIDER", "BATCH")
 PIPED_FAILURE_WIDTH = 60
 """Cells for the failure text when stdout is no terminal: a file or `less` gets a readable
 table (`--json` or `export` have every message whole)."""
@@ -145,36 +148,39 @@ def write_table(
     cut to fit; None (not a terminal): the failure text is cut at PIPED_FAILURE_WIDTH cells."""
     now = now or datetime.now(UTC)
     rows = [task_row(task, now) for task in tasks]
-    header, rows = _drop_empty_columns(COLUMNS, rows)
+    empty = [
+        name
+        for index, name in enumerate(COLUMNS)
+        if name not in _ALWAYS_SHOWN and all(row[index] in ("", "-") for row in rows)
+    ]
+    header, rows = _without(COLUMNS, rows, empty)
     if header[-1] == "FAILURE":
-        rows = _fit_last_column(header, rows, width)
+        if width is not None:
+            for name in _GIVE_WAY_TO_FAILURE:
+                if _room_for_last(header, rows, width) >= MIN_FAILURE_WIDTH:
+                    break
+                header, rows = _without(header, rows, [name])
+        room = PIPED_FAILURE_WIDTH if width is None else _room_for_last(header, rows, width)
+        rows = [(*row[:-1], cut(row[-1], max(room, MIN_FAILURE_WIDTH))) for row in rows]
     out.write("\n".join(table_lines(rows, header)))
     out.write("\n\n" + counts_line(Counter(task.state for task in tasks)) + "\n")
 
 
-def _drop_empty_columns(
-    header: Sequence[str], rows: list[tuple[str, ...]]
+def _without(
+    header: Sequence[str], rows: list[tuple[str, ...]], names: Iterable[str]
 ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    keep = [
-        index
-        for index, name in enumerate(header)
-        if name not in _DROPPED_WHEN_EMPTY or any(row[index] not in ("", "-") for row in rows)
-    ]
+    """The table without the columns `names` (those it has)."""
+    gone = set(names)
+    keep = [index for index, name in enumerate(header) if name not in gone]
     if len(keep) == len(header):
         return tuple(header), rows
     return tuple(header[i] for i in keep), [tuple(row[i] for i in keep) for row in rows]
 
 
-def _fit_last_column(
-    header: Sequence[str], rows: list[tuple[str, ...]], width: int | None
-) -> list[tuple[str, ...]]:
-    """The last column cut with `…` to what the others leave of `width` (two-cell gaps)."""
-    if width is None:
-        room = PIPED_FAILURE_WIDTH
-    else:
-        others = column_widths([row[:-1] for row in rows], header[:-1])
-        room = max(width - sum(others) - 2 * len(others), MIN_FAILURE_WIDTH)
-    return [(*row[:-1], cut(row[-1], room)) for row in rows]
+def _room_for_last(header: Sequence[str], rows: list[tuple[str, ...]], width: int) -> int:
+    """The cells the other columns (and their two-cell gaps) leave of `width` to the last one."""
+    others = column_widths([row[:-1] for row in rows], header[:-1])
+    return width - sum(others) - 2 * len(others)
 
 
 # -------------------------------------------------------------------------------------------
