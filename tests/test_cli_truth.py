@@ -148,7 +148,7 @@ def test_status_on_a_narrow_terminal_drops_columns_before_the_failure(
     assert header.split()[-1] == "FAILURE" and "TOKENS" not in header
     assert max(cell_width(line) for line in out.splitlines()) <= 80
     failure = rows["asyntask_bad"][header.index("FAILURE") :]
-    assert cell_width(failure) >= 20 and failure.startswith("InputImage")
+    assert cell_width(failure) >= 30 and failure.startswith("InputImage")
 
 
 def test_status_on_a_wide_terminal_shows_the_whole_failure(

@@ -53,7 +53,7 @@ _GIVE_WAY_TO_FAILURE = ("TOKENS", "MODEL", "DOWNLOAD", "PROGRESS", "PROVIDER", "
 PIPED_FAILURE_WIDTH = 60
 """Cells for the failure text when stdout is no terminal: a file or `less` gets a readable
 table (`--json` or `export` have every message whole)."""
-MIN_FAILURE_WIDTH = 20
+MIN_FAILURE_WIDTH = 30
 """The failure text keeps this much on a terminal whose width the other columns have used up:
 a wrapped line is better than a failed task that does not say why."""
 
