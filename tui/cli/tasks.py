@@ -165,14 +165,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
     command: it asks nothing, so it refuses to run with no ids and no filter at all."""
     import dataclasses
 
+    from tui.core.ids import is_valid_id
+
     filtered = args.state is not None or args.provider is not None or args.batch is not None
     if not args.ids and args.file is None and not filtered:
         fail(
             "nothing to remove: give ids, --file or a filter (--state, --provider, --batch); "
             "`remove` alone never removes every task"
         )
-    from tui.core.ids import is_valid_id
-
     bad = [i for i in args.ids if not is_valid_id(i)]
     if bad:
         from tui import output
