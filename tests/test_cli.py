@@ -127,7 +127,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         (["watch", "--timeout", "1e999"], ["1e999 is not a finite number of seconds"]),
         (["export", "--format", "xml"], ["invalid choice: 'xml'"]),
         (["frobnicate"], ["invalid choice"]),
-        (["remove"], ["the following arguments are required: ID"]),
+        (["remove"], ["nothing to remove: give ids, --file or a filter"]),
         (["demo", "--tasks", "0"], ["between 1 and 100000"]),
         (["demo", "--tasks", "-3"], ["between 1 and 100000"]),
         (["demo", "--tasks", "nan"], ["'nan' is not a whole number"]),
@@ -185,8 +185,9 @@ def test_config_path_defaults_to_the_environment(
 
 
 def test_add_picks_the_provider_by_prefix_and_counts_skips(
-    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CLI_TEST_KYY", SECRET)  # no missing-key warning: stderr stays empty
     code, out, err = run(["add", "video_a", "asyntask_b", "task_c", "--batch", "spring"], capsys)
     assert (code, out, err) == (0, "added 3 (kyy 1, anyfast 2)\n", "")
     code, out, _ = run(["add", "video_a", "asyntask_b", "asyntask_d"], capsys)
@@ -330,7 +331,8 @@ def test_status_table_for_people(
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split() == [
-        "STATE", "ID", "PROVIDER", "MODEL", "PROGRESS", "AGE", "TOKENS", "DOWNLOAD",
+        "STATE", "ID", "PROVIDER", "BATCH", "MODEL", "PROGRESS", "AGE", "TOKENS", "DOWNLOAD",
+        "FAILURE",
     ]  # fmt: skip
     rows = {line.split()[1]: line for line in lines[1:5]}
     assert "succeeded" in rows["asyntask_done"] and "100%" in rows["asyntask_done"]

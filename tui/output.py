@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tui.core.clean import clean_line
-from tui.core.model import Event, State, Task
-from tui.core.text_width import cell_width
+from tui.core.model import Event, State, Task, Tokens
+from tui.core.text_width import cell_width, cut
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _C1_OR_DEL = re.compile(r"[\x7f-\x9f\u2028\u2029]")
@@ -40,17 +40,46 @@ def safe(text: object) -> str:
 
 
 COLUMNS: tuple[str, ...] = (
-    "STATE", "ID", "PROVIDER", "MODEL", "PROGRESS", "AGE", "TOKENS", "DOWNLOAD",
+    "STATE", "ID", "PROVIDER", "BATCH", "MODEL", "PROGRESS", "AGE", "TOKENS", "DOWNLOAD",
+    "FAILURE",
 )  # fmt: skip
 _RIGHT = frozenset({"PROGRESS", "TOKENS"})
+# A column with nothing in any row shown is left out, as the dashboard gives an empty column no
+# space (state and id always stay: they say what a row is).
+_ALWAYS_SHOWN = frozenset({"STATE", "ID"})
+# On a terminal too narrow for every column, these give way (in this order) until the failure
+# text has MIN_FAILURE_WIDTH cells: as on the dashboard, a failed row always says why.
+_GIVE_WAY_TO_FAILURE = ("TOKENS", "MODEL", "DOWNLOAD", "PROGRESS", "PROVIDER", "BATCH")
+PIPED_FAILURE_WIDTH = 60
+"""Cells for the failure text when stdout is no terminal: a file or `less` gets a readable
+table (`--json` or `export` have every message whole)."""
+MIN_FAILURE_WIDTH = 30
+"""The failure text keeps this much on a terminal whose width the other columns have used up:
+a wrapped line is better than a failed task that does not say why."""
+
+
+def tokens_cell(tokens: Tokens) -> str:
+    """`50,638 (+114,441 SR)`: the total, as the dashboard's tokens column counts it, with the
+    super-resolution tokens (billed apart) after it, as the dashboard's detail pane shows them."""
+    if tokens.total is None and tokens.super_resolution is None:
+        return "-"
+    text = f"{tokens.total:,}" if tokens.total is not None else "?"
+    if tokens.super_resolution is not None:
+        text += f" (+{tokens.super_resolution:,} SR)"
+    return text
+
+
+def failure_cell(task: Task) -> str:
+    """`Code: message` on one line, control sequences removed (the dashboard's failure column)."""
+    return safe(task.failure.label) if task.failure is not None else ""
 
 
 def task_row(task: Task, now: datetime) -> tuple[str, ...]:
+    """The cells of one task, in COLUMNS order (the failure uncut: `write_table` fits it)."""
     import humanize
 
     since = task.created_at or task.added_at
     age = humanize.naturaldelta(now - since) if since else "-"
-    tokens = task.tokens.super_resolution or task.tokens.total
     download = str(task.download.state)
     if task.download.state == "none":
         download = "-"
@@ -60,22 +89,30 @@ def task_row(task: Task, now: datetime) -> tuple[str, ...]:
         str(task.state),
         task.id,
         safe(task.provider),
+        safe(task.batch) or "-",
         safe(task.model) or "-",
         f"{task.progress}%" if task.progress is not None else "-",
         age,
-        f"{tokens:,}" if tokens is not None else "-",
+        tokens_cell(task.tokens),
         download,
+        failure_cell(task),
     )
 
 
-def table_lines(rows: Sequence[Sequence[str]], header: Sequence[str]) -> Iterable[str]:
-    """Aligned columns, two spaces apart, widths from the content itself."""
+def column_widths(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[int]:
+    """Each column's width in cells: its widest value or its title."""
     widths = [cell_width(h) for h in header]
     for row in rows:
         for index, value in enumerate(row):
             w = cell_width(value)
             if w > widths[index]:
                 widths[index] = w
+    return widths
+
+
+def table_lines(rows: Sequence[Sequence[str]], header: Sequence[str]) -> Iterable[str]:
+    """Aligned columns, two spaces apart, widths from the content itself."""
+    widths = column_widths(rows, header)
     right = [h in _RIGHT for h in header]
     last = len(header) - 1
 
@@ -104,11 +141,46 @@ def counts_line(counts: dict[State, int] | Counter[State]) -> str:
     return f"{total} {noun}" + (": " + ", ".join(parts) if parts else "")
 
 
-def write_table(out: TextIO, tasks: Sequence[Task], now: datetime | None = None) -> None:
+def write_table(
+    out: TextIO, tasks: Sequence[Task], now: datetime | None = None, *, width: int | None = None
+) -> None:
+    """The status table. `width`: the terminal's, which the failure text (the last column) is
+    cut to fit; None (not a terminal): the failure text is cut at PIPED_FAILURE_WIDTH cells."""
     now = now or datetime.now(UTC)
     rows = [task_row(task, now) for task in tasks]
-    out.write("\n".join(table_lines(rows, COLUMNS)))
+    empty = [
+        name
+        for index, name in enumerate(COLUMNS)
+        if name not in _ALWAYS_SHOWN and all(row[index] in ("", "-") for row in rows)
+    ]
+    header, rows = _without(COLUMNS, rows, empty)
+    if header[-1] == "FAILURE":
+        if width is not None:
+            for name in _GIVE_WAY_TO_FAILURE:
+                if _room_for_last(header, rows, width) >= MIN_FAILURE_WIDTH:
+                    break
+                header, rows = _without(header, rows, [name])
+        room = PIPED_FAILURE_WIDTH if width is None else _room_for_last(header, rows, width)
+        rows = [(*row[:-1], cut(row[-1], max(room, MIN_FAILURE_WIDTH))) for row in rows]
+    out.write("\n".join(table_lines(rows, header)))
     out.write("\n\n" + counts_line(Counter(task.state for task in tasks)) + "\n")
+
+
+def _without(
+    header: Sequence[str], rows: list[tuple[str, ...]], names: Iterable[str]
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The table without the columns `names` (those it has)."""
+    gone = set(names)
+    keep = [index for index, name in enumerate(header) if name not in gone]
+    if len(keep) == len(header):
+        return tuple(header), rows
+    return tuple(header[i] for i in keep), [tuple(row[i] for i in keep) for row in rows]
+
+
+def _room_for_last(header: Sequence[str], rows: list[tuple[str, ...]], width: int) -> int:
+    """The cells the other columns (and their two-cell gaps) leave of `width` to the last one."""
+    others = column_widths([row[:-1] for row in rows], header[:-1])
+    return width - sum(others) - 2 * len(others)
 
 
 # -------------------------------------------------------------------------------------------

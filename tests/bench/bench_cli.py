@@ -31,9 +31,11 @@ PYTHON = sys.executable
 
 
 def _env(folder: Path) -> dict[str, str]:
+    config = folder / "config.toml"
+    config.touch()  # empty (no [providers]): the presets; a named file must exist
     return {
         **os.environ,
-        "SEEDANCE_TUI_CONFIG": str(folder / "config.toml"),  # absent: the presets
+        "SEEDANCE_TUI_CONFIG": str(config),
         "SEEDANCE_TUI_DB": str(folder / "bench.db"),
     }
 

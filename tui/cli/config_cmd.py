@@ -33,7 +33,7 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 def cmd_config_show(args: argparse.Namespace) -> int:
     from tui.core.config import masked
 
-    config = load_config(args)
+    config = load_config(args, missing_ok=True)  # it says so itself, below
     if config.path is None:
         say(f"no config file at {config_path(args)}: showing the built-in defaults")
     sys.stdout.write(masked(config))

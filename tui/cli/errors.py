@@ -3,6 +3,7 @@ one-line message and a code. Kept apart so the commands and `main` share it with
 
 Exit codes (the contract): 0 done; 1 `--exit-status` and a selected task ended not succeeded;
 2 usage or config error (message says what to fix); 3 `--timeout` reached; 130 interrupted.
+`remove` exits 1 when nothing matched (as `grep` does).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 PROG = APP_NAME
 EXIT_OK, EXIT_NOT_ALL_SUCCEEDED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_NOTHING_MATCHED = 1  # `remove`: no task matched the ids or filters given
 
 
 class UserError(Exception):

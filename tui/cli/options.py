@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tui.cli.errors import fail
+from tui.cli.errors import PROG, fail
 
 TYPE_CHECKING = False  # `typing` costs start-up time; annotations are strings here anyway
 if TYPE_CHECKING:
@@ -21,10 +21,34 @@ def config_path(args: argparse.Namespace) -> Path:
     return resolve_config_path(args.config)
 
 
-def load_config(args: argparse.Namespace) -> Config:
+def load_config(args: argparse.Namespace, *, missing_ok: bool = False) -> Config:
+    """The config in effect. A path the user named (`--config`, `$SEEDANCE_TUI_CONFIG`) that
+    does not exist is an error unless `missing_ok`: a typo must not quietly mean the presets.
+    Only the default path may be absent (then the built-in presets apply)."""
     from tui.core.config import load_config as load
 
-    return load(config_path(args))
+    path = config_path(args)
+    config = load(path)
+    if config.path is None and not missing_ok:
+        _refuse_missing_named_config(args, path)
+    return config
+
+
+def _refuse_missing_named_config(args: argparse.Namespace, path: Path) -> None:
+    import os
+    import shlex
+
+    create = f"create it with `{PROG} config init --config {shlex.quote(str(path))}`"
+    if args.config:
+        fail(
+            f"--config {path}: no such file: {create}, "
+            "or leave --config out to use the built-in presets"
+        )
+    if os.environ.get("SEEDANCE_TUI_CONFIG"):
+        fail(
+            f"$SEEDANCE_TUI_CONFIG names {path}, which does not exist: {create}, "
+            "or unset SEEDANCE_TUI_CONFIG to use the built-in presets"
+        )
 
 
 def db_path(args: argparse.Namespace) -> Path:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from tui.core.model import State
 
+# tui.core.model.State's values, in its order, written out here because importing the model
+# costs start-up time; tests/test_cli_truth.py fails the day the two differ.
 STATE_WORDS = ("queued", "running", "succeeded", "failed", "cancelled", "expired", "missing",
                "unknown")  # fmt: skip
 
@@ -171,9 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.set_defaults(func=cmd_download)
 
-    remove = command("remove", "stop tracking tasks (their files stay on disk)")
-    remove.add_argument("ids", nargs="+", metavar="ID")
-    remove.add_argument("--provider", metavar="NAME", help="only this provider's task")
+    remove = command(
+        "remove",
+        "stop tracking tasks by id or by filter (their files stay on disk)",
+        filters,
+    )
+    remove.add_argument("ids", nargs="*", metavar="ID", help="task ids")
+    remove.add_argument(
+        "--file", metavar="PATH", help="read ids from a file, one a line (`-` reads stdin)"
+    )
+    remove.epilog = (
+        "Asks nothing (it is for scripts): the ids given, or every task the filters select, or "
+        "the ids the filters also select. No ids, --file or filter: refused (exit 2). Nothing "
+        "matched: exit 1."
+    )
     remove.set_defaults(func=cmd_remove)
 
     config = command("config", "the config file: init, show, path")

@@ -19,18 +19,18 @@ if TYPE_CHECKING:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args)  # checked even without --refresh: a broken config says so at once
     from tui import output
 
     store = open_store(args)
     try:
-        config = load_config(args) if args.refresh else None
         flt = task_filter(args, store, config)
-        if config is not None:  # --refresh
+        if args.refresh:
             _refresh(args, store, config, flt)
         if args.json:
             write_export(store, flt, "json", sys.stdout)
         elif tasks := store.query(flt):
-            output.write_table(sys.stdout, tasks)
+            output.write_table(sys.stdout, tasks, width=_terminal_width())
         elif sum(store.counts(None).values()):
             print("no tasks match these filters")
         else:
@@ -39,6 +39,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         store.close()
     sys.stdout.flush()
     return EXIT_OK
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one; None when piped (the table then caps only the
+    failure text, so a file or `less` gets whole columns)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def _refresh(args: argparse.Namespace, store: Store, config: Config, flt: TaskFilter) -> None:
@@ -78,6 +88,7 @@ def _refresh(args: argparse.Namespace, store: Store, config: Config, flt: TaskFi
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    config = load_config(args)  # a broken config is an error here too, not found out later
     from tui import output
 
     fmt = args.format
@@ -86,7 +97,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = suffix if args.output and suffix in output.WRITERS else "json"
     store = open_store(args)
     try:
-        flt = task_filter(args, store)
+        flt = task_filter(args, store, config)
         if args.output in (None, "-"):
             write_export(store, flt, fmt, sys.stdout)
             sys.stdout.flush()

@@ -5,41 +5,30 @@ from __future__ import annotations
 
 import sys
 
-from tui.cli.errors import EXIT_OK, PROG, fail, say
-from tui.cli.options import load_config, names, open_store
+from tui.cli.errors import EXIT_NOTHING_MATCHED, EXIT_OK, PROG, fail, say
+from tui.cli.options import load_config, names, open_store, task_filter
 
 TYPE_CHECKING = False  # `typing` costs start-up time; annotations are strings here anyway
 if TYPE_CHECKING:
     import argparse
 
     from tui.core.config import Config
+    from tui.core.model import Key
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from tui.core.ids import parse_id_lines
-
     if not args.ids and args.file is None:
         fail("nothing to add: give task ids, or --file PATH (`--file -` reads stdin)")
     if args.batch is not None:
         _check_label(args.batch)
-    ids, errors = parse_id_lines(args.ids)
-    bad = [f"argument {n}: {text!r}: {why}" for n, text, why in errors]
-    if args.file is not None:
-        more, file_errors = parse_id_lines(_read_lines(args.file))
-        where = "stdin" if args.file == "-" else args.file
-        bad += [f"{where}, line {n}: {text!r}: {why}" for n, text, why in file_errors]
-        seen = set(ids)
-        ids += [i for i in more if i not in seen]
-    if bad:
-        for line in bad:
-            print(f"{PROG}: {line}", file=sys.stderr)
-        fail(f"nothing added: fix the {len(bad)} bad line(s) above (one task id a line)")
+    ids = _gather_ids(args, "added")
     if not ids:
         fail("nothing to add: no task ids in the input")
     config = load_config(args)
     by_provider = _assign_providers(ids, args.provider, config)
+    _warn_missing_keys(by_provider, config)
     now = datetime.now(UTC)
     store = open_store(args)
     added = skipped = 0
@@ -60,6 +49,44 @@ def cmd_add(args: argparse.Namespace) -> int:
         message += f", skipped {skipped} already tracked"
     print(message)
     return EXIT_OK
+
+
+def _gather_ids(args: argparse.Namespace, done: str) -> list[str]:
+    """The ids given as arguments, then those of --file (duplicates dropped). A bad line stops
+    the command before the store is touched, naming every bad line (`nothing {done}`)."""
+    from tui.core.ids import parse_id_lines
+
+    ids, errors = parse_id_lines(args.ids)
+    bad = [f"argument {n}: {text!r}: {why}" for n, text, why in errors]
+    if args.file is not None:
+        more, file_errors = parse_id_lines(_read_lines(args.file))
+        where = "stdin" if args.file == "-" else args.file
+        bad += [f"{where}, line {n}: {text!r}: {why}" for n, text, why in file_errors]
+        seen = set(ids)
+        ids += [i for i in more if i not in seen]
+    if bad:
+        for line in bad:
+            print(f"{PROG}: {line}", file=sys.stderr)
+        fail(f"nothing {done}: fix the {len(bad)} bad line(s) above (one task id a line)")
+    return ids
+
+
+def _warn_missing_keys(by_provider: dict[str, list[str]], config: Config) -> None:
+    """Adding works without a key, polling does not: say so now, not after a silent wait."""
+    for name in by_provider:
+        provider = config.providers[name]
+        if provider.api_key:
+            continue
+        if provider.api_key_env:
+            say(
+                f"warning: {provider.api_key_env} is not set: these {name} tasks will not be "
+                "polled until it is"
+            )
+        else:
+            say(
+                f"warning: [providers.{name}] has no key (set api_key_env): these {name} tasks "
+                "will not be polled until it has one"
+            )
 
 
 def _check_label(label: str) -> None:
@@ -134,25 +161,55 @@ def _describe(config: Config) -> str:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from tui.core.ids import is_valid_id
-    from tui.core.store import TaskFilter
+    """Stop tracking the tasks named (ids, --file) and/or selected by the filters. A script
+    command: it asks nothing, so it refuses to run with no ids and no filter at all."""
+    import dataclasses
 
+    from tui.core.ids import is_valid_id
+
+    filtered = args.state is not None or args.provider is not None or args.batch is not None
+    if not args.ids and args.file is None and not filtered:
+        fail(
+            "nothing to remove: give ids, --file or a filter (--state, --provider, --batch); "
+            "`remove` alone never removes every task"
+        )
     bad = [i for i in args.ids if not is_valid_id(i)]
     if bad:
         from tui import output
 
         fail(f"not a task id: {output.safe(bad[0])!r} (ids hold letters, digits and . _ : -)")
+    ids = _gather_ids(args, "removed")
+    if args.file is not None and not ids:
+        fail("nothing to remove: no task ids in the input (leave --file out to remove by filter)")
+    config = load_config(args)
     store = open_store(args)
     try:
-        tracked = {
-            t.id for t in store.query(TaskFilter(ids=frozenset(args.ids), provider=args.provider))
-        }
-        removed = store.remove(args.provider, args.ids) if tracked else 0
+        flt = task_filter(args, store, config)
+        if ids:
+            flt = dataclasses.replace(flt, ids=frozenset(ids))
+        matched: list[Key] = [(t.provider, t.id) for t in store.query(flt)]
+        removed = 0
+        for provider, provider_ids in _by_provider(matched).items():
+            removed += store.remove(provider, provider_ids)
     finally:
         store.close()
     print(f"removed {removed}")
-    missing = [i for i in args.ids if i not in tracked]
+    found = {task_id for _, task_id in matched}
+    missing = [i for i in ids if i not in found]
     if missing:
+        where = f" at {args.provider}" if args.provider else ""
+        if args.state is not None or args.batch is not None:
+            where += " matching the filters"
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
-        say(f"not tracked{' at ' + args.provider if args.provider else ''}: {shown}")
+        say(f"not tracked{where}: {shown}")
+    if not removed:
+        say("nothing matched: no task removed")
+        return EXIT_NOTHING_MATCHED
     return EXIT_OK
+
+
+def _by_provider(keys: list[Key]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for provider, task_id in keys:
+        out.setdefault(provider, []).append(task_id)
+    return out
