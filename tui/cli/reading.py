@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def cmd_status(args: argparse.Namespace) -> int:
     from tui import output
 
-    store = open_store(args)
+    store = open_store(args, writable=args.refresh)  # --refresh saves what it polls
     try:
         config = load_config(args) if args.refresh else None
         flt = task_filter(args, store, config)
@@ -84,7 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if fmt is None:
         suffix = (args.output or "").rsplit(".", 1)[-1].lower()
         fmt = suffix if args.output and suffix in output.WRITERS else "json"
-    store = open_store(args)
+    store = open_store(args, writable=False)
     try:
         flt = task_filter(args, store)
         if args.output in (None, "-"):

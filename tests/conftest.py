@@ -1,0 +1,3 @@
+"""Fixtures shared by several test files (the real faults of tests/faults.py)."""
+
+pytest_plugins = ["faults"]
