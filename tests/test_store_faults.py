@@ -143,12 +143,23 @@ def photos_db(path: Path) -> Path:
     return path
 
 
+def photos_db_in_wal(path: Path) -> Path:
+    """The same in WAL mode, closed (no -wal): even a read must not leave a -shm beside it."""
+    photos_db(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    return path
+
+
 def not_sqlite(path: Path) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
     return path
 
 
-@pytest.mark.parametrize("make", [photos_db, not_sqlite], ids=["photos.db", "a png"])
+@pytest.mark.parametrize(
+    "make", [photos_db, photos_db_in_wal, not_sqlite], ids=["photos.db", "in WAL", "a png"]
+)
 def test_another_programs_file_is_refused_without_a_byte_written(
     env: Path, capsys: pytest.CaptureFixture[str], make
 ) -> None:
@@ -288,3 +299,20 @@ def test_an_immutable_store_file_reads_and_refuses_writes_clearly(
             assert "may not write the file" in err
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
+
+
+def test_any_io_error_on_a_full_disk_reads_no_space_left(small_disk: Path) -> None:
+    """SQLITE_IOERR_WRITE with ENOSPC (a short write) cannot be made on demand: the message
+    for it is checked against the real disk, full and then not."""
+    from tui.core.store_errors import explain
+
+    db = small_disk / "tasks.db"
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorname = "SQLITE_IOERR_WRITE"
+    filler = fill(small_disk)
+    assert explain(db, error).startswith(f"no space left on the disk of the store {db}")
+    filler.unlink()
+    assert explain(db, error) == (
+        f"the store {db} could not be read or written (disk I/O error, SQLITE_IOERR_WRITE): "
+        "check its disk, then try again"
+    )

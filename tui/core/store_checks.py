@@ -196,7 +196,8 @@ def note_damage(path: Path) -> None:
     try:
         write_text_atomic(damage_mark(path), f"SQLite reported {path} damaged\n")
     except OSError as exc:
-        log.warning("store %s is damaged; could not note it in %s: %s", path, path.parent, exc)
+        # Not a warning on stderr: the user reads that the store is damaged already.
+        log.info("store %s is damaged; could not note it in %s: %s", path, path.parent, exc)
 
 
 @contextlib.contextmanager
