@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import sqlite3
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +56,8 @@ def connect_read_only(path: Path, *, immutable: bool) -> sqlite3.Connection:
     `-wal` (nobody writes it, all of it is in the main file) on a disk where a `-shm` cannot
     be made (read-only folder, full disk), or that must not get one (another program's file).
     """
-    uri = "file:" + urllib.parse.quote(str(path)) + ("?immutable=1" if immutable else "?mode=ro")
+    escaped = str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = f"file:{escaped}?" + ("immutable=1" if immutable else "mode=ro")
     return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
 
 
