@@ -1,10 +1,12 @@
-"""Settings every test process shares (the main one and each xdist worker)."""
+"""Settings and fixtures every test process shares (the main one and each xdist worker)."""
 
 from __future__ import annotations
 
 import signal
 
 import pytest
+
+pytest_plugins = ["faults"]  # the real faults of tests/faults.py: a small disk, a read-only store
 
 
 def pytest_configure(config: pytest.Config) -> None:

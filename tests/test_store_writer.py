@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
+from faults import fill
 
 from tui.core.clock import FrozenClock, SystemClock
 from tui.core.store import Store
@@ -47,36 +45,6 @@ def exclusive_lock(path: Path) -> Iterator[sqlite3.Connection]:
     finally:
         conn.execute("ROLLBACK")
         conn.close()
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs), so 'no space left' comes from the kernel."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI and the dev machines run as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Fill the disk of `folder` to the last byte; remove the returned file to free it."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        chunk = 1 << 16
-        while chunk:
-            try:
-                os.write(fd, b"\0" * chunk)
-            except OSError:
-                chunk //= 2
-    finally:
-        os.close(fd)
-    return filler
 
 
 async def test_writes_land_in_order_in_a_thread_of_their_own(tmp_path: Path) -> None:

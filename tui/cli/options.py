@@ -57,10 +57,12 @@ def db_path(args: argparse.Namespace) -> Path:
     return resolve_db_path(args.db)
 
 
-def open_store(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace, *, writable: bool = True) -> Store:
+    """The store, checked before anything is written (see tui.core.store_checks). Commands that
+    only read pass `writable=False`: a store on a read-only (or full) disk still reads."""
     from tui.core.store import Store
 
-    return Store.open(db_path(args))
+    return Store.open(db_path(args), writable=writable)
 
 
 def names(items: Iterable[str]) -> str:

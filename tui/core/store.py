@@ -28,6 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.model import TERMINAL_STATES, Download, Event, State, Task
+from tui.core.store_checks import (
+    connect_read_only,
+    noting_damage,
+    read_header,
+    refuse_if_damaged,
+    refuse_if_not_ours,
+    refuse_writes_if_read_only,
+    unwritable_reason,
+    wants_immutable,
+)
+from tui.core.store_errors import BUSY_TIMEOUT, StoreError, disk_is_full, explain
 from tui.core.store_rows import (
     dt_out,
     dump,
@@ -40,7 +51,7 @@ from tui.core.store_rows import (
     task_from_row,
     tasks_from_cursor,
 )
-from tui.core.store_schema import OWN_TABLES, SCHEMA_VERSION, migrate, user_version
+from tui.core.store_schema import SCHEMA_VERSION, migrate, user_version
 from tui.core.store_sql import (
     SELECT_JSON,
     SELECT_JSON_NO_RAW,
@@ -63,8 +74,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# How long a write waits for another process's write transaction before giving up (seconds).
-BUSY_TIMEOUT = 15.0
 # SQLite's page cache per connection (KiB). The default 2 MiB is small for 100,000 tasks; 8 MiB
 # holds the tasks' indexes' hot pages (bench_store: no slower than 32 MiB), and a connection that
 # reads every row (the engine's start, a full load) keeps all of it resident for good: 32 MiB
@@ -73,55 +82,10 @@ CACHE_KIB = 8 * 1024
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
-class StoreError(Exception):
-    """The store cannot do what was asked; `str()` names the file and says what to do."""
-
-    def __init__(self, path: Path, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-
-
 @dataclass(frozen=True, slots=True)
 class AddResult:
     added: int
     skipped: int  # already tracked (or repeated in the same call)
-
-
-def _explain(path: Path, exc: sqlite3.Error) -> str:
-    """A message for people: which file, what went wrong, what to do."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc)
-    if name == "SQLITE_FULL" or "disk is full" in text:
-        return (
-            f"the store {path} is full (no space left on its disk, or its size limit): "
-            "free some space and try again; this change was not written"
-        )
-    if name == "SQLITE_NOTADB" or "not a database" in text:
-        return (
-            f"{path} is not a seedance-tui store (not an SQLite database): "
-            "pass another --db PATH, or move that file away"
-        )
-    if name == "SQLITE_CANTOPEN" or "unable to open" in text:
-        return (
-            f"cannot open the store {path}: check that its folder exists and is writable, "
-            "or pass --db PATH (or set SEEDANCE_TUI_DB) to a writable place"
-        )
-    if name.startswith("SQLITE_READONLY") or "readonly" in text:
-        return (
-            f"the store {path} is read-only: make it (and its folder) writable, "
-            "or pass --db PATH to a writable place"
-        )
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        return (
-            f"the store {path} stayed locked by another process for {BUSY_TIMEOUT:.0f} s: "
-            "try again in a moment"
-        )
-    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
-        return (
-            f"the store {path} is damaged ({text}): restore a backup, "
-            "or start a new store with --db PATH"
-        )
-    return f"the store {path} failed: {text}"
 
 
 class Store:
@@ -136,11 +100,14 @@ class Store:
     # --- opening and closing ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
+    def open(cls, path: Path | str, *, writable: bool = True) -> Store:
         """Open (creating parent folders and the file if needed) and bring the schema up to date.
 
-        Raises StoreError for a path that cannot hold a store, a file that is not SQLite, a
-        store from a newer seedance-tui, or an SQLite file that belongs to something else.
+        Raises StoreError for a path that cannot hold a store, a file that is not SQLite or
+        belongs to another program, a store from a newer seedance-tui, a damaged store, and
+        (when `writable`) a store this process may not write. Those are found before a byte
+        of the file is written (see store_checks). `writable=False` is for commands that only
+        read: a store on a read-only disk (or a full one) is still read.
         """
         path = Path(path).expanduser()
         try:
@@ -154,59 +121,52 @@ class Store:
             ) from exc
         if path.is_dir():
             raise StoreError(path, f"{path} is a folder, not a store file: pass --db PATH/tasks.db")
+        header = read_header(path)
+        refuse_if_not_ours(path, header)
+        if writable:
+            refuse_writes_if_read_only(path)
+        # Reading only, from a disk that takes no new file (read-only, or full): read it as is.
+        as_is = (
+            bool(header)
+            and not writable
+            and (unwritable_reason(path) is not None or disk_is_full(path))
+        )
         try:
-            conn = sqlite3.connect(
-                str(path),
-                timeout=BUSY_TIMEOUT,
-                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-                check_same_thread=False,  # see the module doc: one Store per thread
-            )
+            if as_is and wants_immutable(path, header):  # no -shm can be made beside it
+                conn = connect_read_only(path, immutable=True)
+            else:
+                conn = sqlite3.connect(
+                    str(path),
+                    timeout=BUSY_TIMEOUT,
+                    isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                    check_same_thread=False,  # see the module doc: one Store per thread
+                )
         except sqlite3.Error as exc:
-            raise StoreError(path, _explain(path, exc)) from exc
+            raise StoreError(path, explain(path, exc)) from exc
         store = cls(conn, path)
         try:
-            store._prepare()
+            if header:
+                refuse_if_damaged(path, conn)
+            store._prepare(switch_to_wal=not as_is)
         except BaseException:
             conn.close()
             raise
         return store
 
-    def _prepare(self) -> None:
+    def _prepare(self, *, switch_to_wal: bool) -> None:
         conn = self._conn
         with self.errors():
-            # The first read of the file: one that is not SQLite fails here.
-            conn.execute("PRAGMA journal_mode = WAL")
+            if switch_to_wal:  # a no-op on a store already in WAL (every store since v1)
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")  # snapshots follow their task on remove
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             # After a checkpoint, cut the WAL back (a 100,000-task save leaves it huge).
             conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
-            version = user_version(conn)
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    self.path,
-                    f"the store {self.path} was written by a newer seedance-tui (schema "
-                    f"v{version}; this one knows up to v{SCHEMA_VERSION}): upgrade seedance-tui, "
-                    "or pass another --db PATH",
-                )
-            if version == SCHEMA_VERSION:
+            if user_version(conn) >= SCHEMA_VERSION:  # newer ones were refused by open()
                 return
             with self.transaction(durable=True) as tx:
-                version = user_version(tx)  # another process may have migrated meanwhile
-                if version == 0:
-                    tables = {
-                        name
-                        for (name,) in tx.execute(
-                            "SELECT name FROM sqlite_master WHERE type = 'table' "
-                            "AND name NOT LIKE 'sqlite_%'"
-                        )
-                    }
-                    if tables:
-                        raise StoreError(
-                            self.path,
-                            f"{self.path} is an SQLite database but not a seedance-tui store "
-                            f"(it holds {', '.join(sorted(tables - OWN_TABLES) or tables)}): "
-                            "pass another --db PATH",
-                        )
+                # Another process may have migrated meanwhile; a file at version 0 with tables
+                # was refused by open() (not ours), so an empty one is made a store here.
                 migrate(tx)
 
     def close(self) -> None:
@@ -226,11 +186,13 @@ class Store:
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
-        """sqlite3 errors become StoreError naming our file and what to do."""
+        """sqlite3 errors become StoreError naming our file and what to do; damage is noted
+        for the next open (see store_checks)."""
         try:
-            yield
+            with noting_damage(self.path):
+                yield
         except sqlite3.Error as exc:
-            raise StoreError(self.path, _explain(self.path, exc)) from exc
+            raise StoreError(self.path, explain(self.path, exc)) from exc
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

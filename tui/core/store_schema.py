@@ -15,6 +15,9 @@ Migration = Callable[[sqlite3.Connection], None]
 
 # Our tables: an SQLite file at user_version 0 holding any other table is someone else's.
 OWN_TABLES: frozenset[str] = frozenset({"tasks", "snapshots", "events", "meta", "requests"})
+# The tables every seedance-tui store has had since v1: a file at a later version without them
+# is another program's (many use `user_version` for their own schema).
+CORE_TABLES: frozenset[str] = frozenset({"tasks", "snapshots", "events", "meta"})
 
 # v1's terminal states, frozen here on purpose (a migration must not move when model.py does;
 # tests check that this still equals model.TERMINAL_STATES).
