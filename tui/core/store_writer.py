@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from tui.core.clock import Clock
 from tui.core.store import Store, StoreError
+from tui.core.store_errors import disk_is_full
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def outage_reason(exc: BaseException) -> str | None:
     if "disk is full" in text or "no space" in text:
         return "full"
     if name.startswith("SQLITE_IOERR") or "disk i/o error" in text:
-        return "io"
+        return "full" if disk_is_full(exc.path) else "io"
     return None
 
 
