@@ -1,14 +1,17 @@
 """`watch` and `download`: the engine run under asyncio until the selected tasks are done,
 each event printed as it comes (a line for people, a JSON object for scripts).
 
-The run holds this store's poller lock, stops at `--timeout`, prints a summary on Ctrl-C (every
-answer was saved as it came), and stops when the reader of a pipe goes away, as SIGPIPE would
-stop any other Unix tool.
+The run holds this store's poller lock, stops at `--timeout`, prints a summary on Ctrl-C and
+on SIGTERM/SIGHUP (every answer was saved as it came; a download in flight goes back to
+`pending` with its `.part` kept for the resume), ends with exit 2 and the reason when the store
+refused writes for longer than `[store] give_up_after`, and stops when the reader of a pipe
+goes away, as SIGPIPE would stop any other Unix tool.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from tui.cli.errors import (
@@ -16,6 +19,8 @@ from tui.cli.errors import (
     EXIT_OK,
     EXIT_TIMEOUT,
     PROG,
+    Stopped,
+    UserError,
     fail,
     say,
     silence_stdout,
@@ -50,6 +55,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         selected = _finish(args, store, flt)
     finally:
         store.close()
+    _report_disk_waits(selected)
     if timed_out:
         say(f"--timeout {args.timeout:g} s reached: tasks still live are saved; watch again")
         return EXIT_TIMEOUT
@@ -131,15 +137,18 @@ def _poll_until_done(
         lock.acquire(f"{PROG} {args.command}")
     except LockHeld as held:
         fail(str(held))
-    outcome: dict[str, Any] = {"timed_out": False, "health": {}}
+    outcome: dict[str, Any] = {"timed_out": False, "health": {}, "signal": None, "gave_up": None}
     printer = EventPrinter(as_json=args.json, verbose=getattr(args, "verbose", False))
 
     async def run() -> None:
         from tui.core.engine import Engine
+        from tui.core.store_writer import StoreGaveUp
 
         engine = Engine(store, config, download=download)
         engine.subscribe(printer)
-        reader = asyncio.create_task(printer.watch_reader(asyncio.current_task()))
+        main = asyncio.current_task()
+        reader = asyncio.create_task(printer.watch_reader(main))
+        _stop_on_signals(asyncio.get_running_loop(), main, outcome)
         try:
             async with asyncio.timeout(timeout) as deadline:
                 await engine.run(flt, until_done=True)
@@ -147,13 +156,15 @@ def _poll_until_done(
             if not deadline.expired():
                 raise
             outcome["timed_out"] = True
+        except StoreGaveUp as gave_up:
+            outcome["gave_up"] = str(gave_up)
         except asyncio.CancelledError:
-            if not printer.closed:
+            if not printer.closed and outcome["signal"] is None:
                 raise  # Ctrl-C
         finally:
             reader.cancel()
             outcome["health"] = engine.health()
-            await engine.aclose()
+            await engine.aclose()  # downloads in flight are written back as `pending` here
 
     try:
         asyncio.run(run())
@@ -162,7 +173,47 @@ def _poll_until_done(
         raise
     finally:
         lock.release()
+    if outcome["signal"] is not None:
+        _finish(args, store, flt)
+        raise Stopped(outcome["signal"])
+    if outcome["gave_up"] is not None:
+        _finish(args, store, flt)
+        raise UserError(
+            f"stopped: {outcome['gave_up']}; everything the store had committed is kept: "
+            f"`{PROG} {args.command}` again once it takes writes"
+        )
     return outcome["timed_out"], outcome["health"]
+
+
+def _stop_on_signals(
+    loop: asyncio.AbstractEventLoop, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+) -> None:
+    """SIGTERM and SIGHUP end the run as Ctrl-C does (cleanly, summary printed), and the
+    process exits 128 + the signal's number. A signal ignored when the process started
+    (`nohup` ignores SIGHUP) stays ignored."""
+
+    def stop(signum: int) -> None:
+        if outcome["signal"] is None and main is not None:  # a second one: already stopping
+            outcome["signal"] = signum
+            main.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            loop.add_signal_handler(signum, stop, signum)
+
+
+def _report_disk_waits(selected: list[Task]) -> None:
+    """After a `--timeout`, say which videos still wait for the disk (their URLs die)."""
+    from tui.core.model import DownloadState
+
+    waiting = [
+        t for t in selected if t.download.state is DownloadState.PENDING and t.download.error
+    ]
+    if waiting:
+        say(
+            f"{len(waiting)} finished video(s) not kept yet: {waiting[0].download.error}; "
+            f"run `{PROG} download` before their URLs expire"
+        )
 
 
 class EventPrinter:
