@@ -142,6 +142,11 @@ def test_watch_waits_for_a_full_download_disk_and_keeps_every_video(world: World
         assert "3 finished video(s) not kept yet: no space left on device writing" in err
         assert "Traceback" not in err
         assert {t["download"]["state"] for t in world.tasks().values()} == {"pending"}
+        # `download` is one go: it stops once only disk waits remain, and says so.
+        fetched = world.cli("download", "--exit-status")
+        assert fetched.returncode == 1, fetched.stderr
+        assert "3 finished video(s) not kept yet" in fetched.stderr
+        assert "Traceback" not in fetched.stderr
 
         watch = world.watch("--exit-status")
         waiting = watch.until(lambda e: e["event"] == "notice" and "local disk" in e["message"])

@@ -109,6 +109,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         after = _finish(args, store, chosen)
     finally:
         store.close()
+    _report_disk_waits(after)
     if args.exit_status and any(t.download.state is not DownloadState.DONE for t in after):
         return EXIT_NOT_ALL_SUCCEEDED
     return EXIT_OK
@@ -138,6 +139,7 @@ def _poll_until_done(
     except LockHeld as held:
         fail(str(held))
     outcome: dict[str, Any] = {"timed_out": False, "health": {}, "signal": None, "gave_up": None}
+    outcome["disk_waits"] = False
     printer = EventPrinter(as_json=args.json, verbose=getattr(args, "verbose", False))
 
     async def run() -> None:
@@ -147,6 +149,10 @@ def _poll_until_done(
         engine = Engine(store, config, download=download)
         engine.subscribe(printer)
         main = asyncio.current_task()
+        if args.command == "download":
+            # `download` is one go, not a vigil: once only videos waiting for the disk remain,
+            # it stops and says so (`watch` waits for them).
+            engine.subscribe(lambda event: _stop_when_only_disk_waits(event, main, outcome))
         reader = asyncio.create_task(printer.watch_reader(main))
         _stop_on_signals(asyncio.get_running_loop(), main, outcome)
         try:
@@ -159,7 +165,7 @@ def _poll_until_done(
         except StoreGaveUp as gave_up:
             outcome["gave_up"] = str(gave_up)
         except asyncio.CancelledError:
-            if not printer.closed and outcome["signal"] is None:
+            if not printer.closed and outcome["signal"] is None and not outcome["disk_waits"]:
                 raise  # Ctrl-C
         finally:
             reader.cancel()
@@ -202,8 +208,19 @@ def _stop_on_signals(
             loop.add_signal_handler(signum, stop, signum)
 
 
+def _stop_when_only_disk_waits(
+    event: Event, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+) -> None:
+    """The downloader's `notice` with a `pending` count: only disk waits are left."""
+    only_disk_waits = event.kind == "notice" and "pending" in event.data
+    if only_disk_waits and main is not None and not outcome["disk_waits"]:
+        outcome["disk_waits"] = True
+        main.cancel()
+
+
 def _report_disk_waits(selected: list[Task]) -> None:
-    """After a `--timeout`, say which videos still wait for the disk (their URLs die)."""
+    """Say when videos still wait for the disk (after `--timeout`, or a `download` that
+    stopped): their URLs die within a day."""
     from tui.core.model import DownloadState
 
     waiting = [
