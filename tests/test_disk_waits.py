@@ -209,3 +209,28 @@ def test_disk_waits_back_off_up_to_a_minute_and_say_so_once_a_minute() -> None:
     assert waits.notice(160.0) is not None
     waits.forget(task.key)
     assert len(waits) == 0 and waits.notice(300.0) is None
+
+
+async def test_temporary_files_a_killed_run_left_are_removed(
+    tmp_path: Path, store: Store, host: VideoHost
+) -> None:
+    """A SIGKILL in the middle of writing the resume metadata leaves `.NAME.part.json.PID.tmp`;
+    the next try of that video clears it (and never touches other files)."""
+    task = finished(store, host, "video_k[1]", size=100 * KB)
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    stale = folder / ".video_k[1].mp4.part.json.4242.tmp"
+    stale.write_bytes(b"")
+    other = folder / "notes.tmp"
+    other.write_text("the user's own file")
+    run = Run(store, folder, SystemClock())
+    run.downloader.enqueue(task)
+    worker = asyncio.create_task(run.downloader.run())
+    try:
+        await asyncio.wait_for(run.downloader.drain(), 10)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await run.downloader.aclose()
+    assert run.download(task).state is DownloadState.DONE
+    assert temporary_files(folder) == ["notes.tmp"]
