@@ -154,6 +154,7 @@ def _poll_until_done(
             # it stops and says so (`watch` waits for them).
             engine.subscribe(lambda event: _stop_when_only_disk_waits(event, main, outcome))
         reader = asyncio.create_task(printer.watch_reader(main))
+        store_watch = asyncio.create_task(_end_when_the_store_gives_up(engine, main, outcome))
         _stop_on_signals(asyncio.get_running_loop(), main, outcome)
         try:
             async with asyncio.timeout(timeout) as deadline:
@@ -165,10 +166,12 @@ def _poll_until_done(
         except StoreGaveUp as gave_up:
             outcome["gave_up"] = str(gave_up)
         except asyncio.CancelledError:
-            if not printer.closed and outcome["signal"] is None and not outcome["disk_waits"]:
+            stopped = outcome["signal"] or outcome["disk_waits"] or outcome["gave_up"]
+            if not printer.closed and not stopped:
                 raise  # Ctrl-C
         finally:
             reader.cancel()
+            store_watch.cancel()
             outcome["health"] = engine.health()
             await engine.aclose()  # downloads in flight are written back as `pending` here
 
@@ -189,6 +192,20 @@ def _poll_until_done(
             f"`{PROG} {args.command}` again once it takes writes"
         )
     return outcome["timed_out"], outcome["health"]
+
+
+async def _end_when_the_store_gives_up(
+    engine: Any, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+) -> None:
+    """The engine ends its run when the store gives up, but not while it waits for the last
+    downloads (a disk full for hours): this ends that wait too."""
+    import asyncio
+
+    while engine.writer.failure is None:
+        await asyncio.sleep(0.5)
+    if main is not None and outcome["gave_up"] is None:
+        outcome["gave_up"] = engine.writer.failure
+        main.cancel()
 
 
 def _stop_on_signals(
