@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tui.core.config import Config
+    from tui.core.engine import Engine
     from tui.core.model import Event, Task
     from tui.core.store import Store, TaskFilter
 
@@ -138,8 +139,13 @@ def _poll_until_done(
         lock.acquire(f"{PROG} {args.command}")
     except LockHeld as held:
         fail(str(held))
-    outcome: dict[str, Any] = {"timed_out": False, "health": {}, "signal": None, "gave_up": None}
-    outcome["disk_waits"] = False
+    outcome: dict[str, Any] = {
+        "timed_out": False,
+        "health": {},
+        "signal": None,  # SIGTERM/SIGHUP: stop as on Ctrl-C, exit 128 + N
+        "gave_up": None,  # why the store stopped taking writes for good: exit 2
+        "disk_waits": False,  # `download`: only videos waiting for the disk are left
+    }
     printer = EventPrinter(as_json=args.json, verbose=getattr(args, "verbose", False))
 
     async def run() -> None:
@@ -195,7 +201,7 @@ def _poll_until_done(
 
 
 async def _end_when_the_store_gives_up(
-    engine: Any, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+    engine: Engine, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
 ) -> None:
     """The engine ends its run when the store gives up, but not while it waits for the last
     downloads (a disk full for hours): this ends that wait too."""
@@ -221,8 +227,12 @@ def _stop_on_signals(
             main.cancel()
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) is not signal.SIG_IGN:
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue
+        try:
             loop.add_signal_handler(signum, stop, signum)
+        except (ValueError, RuntimeError):  # not the main thread (an embedding caller's)
+            return
 
 
 def _stop_when_only_disk_waits(
