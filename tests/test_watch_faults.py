@@ -250,3 +250,33 @@ def test_a_signal_mid_download_ends_watch_cleanly_and_the_part_resumes(
     last = [r for r in world.host.requests if r.method == "GET" and r.name == video.name][-1]
     assert last.range is not None  # resumed from the .part, not fetched again from zero
     assert sorted(p.name for p in world.videos.iterdir()) == [video.name]
+
+
+def test_a_watch_started_under_nohup_keeps_ignoring_sighup(world: World) -> None:
+    """`nohup seedance-tui watch &` ignores SIGHUP so it outlives the terminal: it must stay
+    that way (SIGTERM still ends it cleanly)."""
+    slow = world.sim.add_task("kyy", queue_s=0.0, run_s=600)
+    world.add(slow)
+    proc = subprocess.Popen(
+        ["sh", "-c", 'trap "" HUP; exec "$@"', "sh", sys.executable, "-m", "tui", "watch"],
+        env=world.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not world.sim.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=1.5)  # still polling
+        proc.terminate()
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "summary" in out.splitlines()[-1] and "1 running" in out.splitlines()[-1]
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
