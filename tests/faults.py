@@ -1,28 +1,46 @@
-"""Real faults for tests: a small disk that fills up, a disk made read-only, a store with
-damaged pages. Mounting needs root (CI and the dev machines run as root)."""
+"""Real faults for tests: a small disk that fills up for real (so 'no space left' comes from the
+kernel), a disk made read-only, a store with damaged pages. Mounting needs root: the dev
+machines and CI run as root."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs), so 'no space left' comes from the kernel."""
+@contextmanager
+def mounted_disk(path: Path, size: str = "2m") -> Iterator[Path]:
+    """A real tmpfs of `size` mounted at `path` (made if missing) for the block's length."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI and the dev machines run as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert mounted.returncode == 0, f"could not mount a tmpfs: {mounted.stderr}"
     try:
-        yield mount
+        yield path
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MiB filesystem for the test's length."""
+    with mounted_disk(tmp_path / "disk") as mount:
+        yield mount
+
+
+def resize(path: Path, size: str) -> None:
+    """Grow (or shrink) the tmpfs at `path`: space comes back without touching its files."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)
 
 
 def fill(folder: Path) -> Path:
@@ -54,3 +72,8 @@ def damage(path: Path, size: int = 3 * 4096) -> None:
         handle.write(bytes((i * 151 + 89) % 256 for i in range(size)))
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def temporary_files(folder: Path) -> list[str]:
+    """Every `*.tmp` under `folder` (atomic writes must never leave one behind)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.tmp"))

@@ -146,7 +146,7 @@ class Kit:
             self.downloader.enqueue(task)
         runner = asyncio.create_task(self.downloader.run())
         try:
-            await asyncio.wait_for(self.downloader.drain(), timeout)
+            await asyncio.wait_for(self.downloader.drain(disk_waits=False), timeout)
         finally:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)

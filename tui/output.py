@@ -354,6 +354,8 @@ def event_detail(event: Event) -> str:
         return safe(text)
     if kind == "summary":
         return summary_text(data.get("counts", {}), data.get("downloads", {}))
+    if kind == "store":  # `unavailable: no space left on ... ; polling waits, nothing is lost`
+        return safe(": ".join(str(data[k]) for k in ("state", "message") if data.get(k)))
     pieces = [str(data[k]) for k in ("health", "message") if data.get(k)]
     if pieces:
         return safe(": ".join(pieces))

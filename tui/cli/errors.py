@@ -2,8 +2,9 @@
 one-line message and a code. Kept apart so the commands and `main` share it without a cycle.
 
 Exit codes (the contract): 0 done; 1 `--exit-status` and a selected task ended not succeeded;
-2 usage or config error (message says what to fix); 3 `--timeout` reached; 130 interrupted.
-`remove` exits 1 when nothing matched (as `grep` does).
+2 usage or config error (message says what to fix); 3 `--timeout` reached; 130 interrupted;
+128 + N stopped by signal N (143 SIGTERM, 129 SIGHUP). `remove` exits 1 when nothing matched
+(as `grep` does).
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ class UserError(Exception):
     def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.code = code
+
+
+class Stopped(UserError):
+    """`watch` was asked to stop by a signal (SIGTERM, SIGHUP): it ended cleanly, exit 128+N."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"stopped by {name}: everything seen so far is saved in the store", 128 + signum
+        )
 
 
 def fail(message: str) -> NoReturn:

@@ -1,14 +1,17 @@
 """`watch` and `download`: the engine run under asyncio until the selected tasks are done,
 each event printed as it comes (a line for people, a JSON object for scripts).
 
-The run holds this store's poller lock, stops at `--timeout`, prints a summary on Ctrl-C (every
-answer was saved as it came), and stops when the reader of a pipe goes away, as SIGPIPE would
-stop any other Unix tool.
+The run holds this store's poller lock, stops at `--timeout`, prints a summary on Ctrl-C and
+on SIGTERM/SIGHUP (every answer was saved as it came; a download in flight goes back to
+`pending` with its `.part` kept for the resume), ends with exit 2 and the reason when the store
+refused writes for longer than `[store] give_up_after`, and stops when the reader of a pipe
+goes away, as SIGPIPE would stop any other Unix tool.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from tui.cli.errors import (
@@ -16,6 +19,8 @@ from tui.cli.errors import (
     EXIT_OK,
     EXIT_TIMEOUT,
     PROG,
+    Stopped,
+    UserError,
     fail,
     say,
     silence_stdout,
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tui.core.config import Config
+    from tui.core.engine import Engine
     from tui.core.model import Event, Task
     from tui.core.store import Store, TaskFilter
 
@@ -50,6 +56,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         selected = _finish(args, store, flt)
     finally:
         store.close()
+    _report_disk_waits(selected)
     if timed_out:
         say(f"--timeout {args.timeout:g} s reached: tasks still live are saved; watch again")
         return EXIT_TIMEOUT
@@ -103,6 +110,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         after = _finish(args, store, chosen)
     finally:
         store.close()
+    _report_disk_waits(after)
     if args.exit_status and any(t.download.state is not DownloadState.DONE for t in after):
         return EXIT_NOT_ALL_SUCCEEDED
     return EXIT_OK
@@ -131,15 +139,29 @@ def _poll_until_done(
         lock.acquire(f"{PROG} {args.command}")
     except LockHeld as held:
         fail(str(held))
-    outcome: dict[str, Any] = {"timed_out": False, "health": {}}
+    outcome: dict[str, Any] = {
+        "timed_out": False,
+        "health": {},
+        "signal": None,  # SIGTERM/SIGHUP: stop as on Ctrl-C, exit 128 + N
+        "gave_up": None,  # why the store stopped taking writes for good: exit 2
+        "disk_waits": False,  # `download`: only videos waiting for the disk are left
+    }
     printer = EventPrinter(as_json=args.json, verbose=getattr(args, "verbose", False))
 
     async def run() -> None:
         from tui.core.engine import Engine
+        from tui.core.store_writer import StoreGaveUp
 
         engine = Engine(store, config, download=download)
         engine.subscribe(printer)
-        reader = asyncio.create_task(printer.watch_reader(asyncio.current_task()))
+        main = asyncio.current_task()
+        if args.command == "download":
+            # `download` is one go, not a vigil: once only videos waiting for the disk remain,
+            # it stops and says so (`watch` waits for them).
+            engine.subscribe(lambda event: _stop_when_only_disk_waits(event, main, outcome))
+        reader = asyncio.create_task(printer.watch_reader(main))
+        store_watch = asyncio.create_task(_end_when_the_store_gives_up(engine, main, outcome))
+        _stop_on_signals(asyncio.get_running_loop(), main, outcome)
         try:
             async with asyncio.timeout(timeout) as deadline:
                 await engine.run(flt, until_done=True)
@@ -147,13 +169,17 @@ def _poll_until_done(
             if not deadline.expired():
                 raise
             outcome["timed_out"] = True
+        except StoreGaveUp as gave_up:
+            outcome["gave_up"] = str(gave_up)
         except asyncio.CancelledError:
-            if not printer.closed:
+            stopped = outcome["signal"] or outcome["disk_waits"] or outcome["gave_up"]
+            if not printer.closed and not stopped:
                 raise  # Ctrl-C
         finally:
             reader.cancel()
+            store_watch.cancel()
             outcome["health"] = engine.health()
-            await engine.aclose()
+            await engine.aclose()  # downloads in flight are written back as `pending` here
 
     try:
         asyncio.run(run())
@@ -162,7 +188,76 @@ def _poll_until_done(
         raise
     finally:
         lock.release()
+    if outcome["signal"] is not None:
+        _finish(args, store, flt)
+        raise Stopped(outcome["signal"])
+    if outcome["gave_up"] is not None:
+        _finish(args, store, flt)
+        raise UserError(
+            f"stopped: {outcome['gave_up']}; everything the store had committed is kept: "
+            f"`{PROG} {args.command}` again once it takes writes"
+        )
     return outcome["timed_out"], outcome["health"]
+
+
+async def _end_when_the_store_gives_up(
+    engine: Engine, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+) -> None:
+    """The engine ends its run when the store gives up, but not while it waits for the last
+    downloads (a disk full for hours): this ends that wait too."""
+    import asyncio
+
+    while engine.writer.failure is None:
+        await asyncio.sleep(0.5)
+    if main is not None and outcome["gave_up"] is None:
+        outcome["gave_up"] = engine.writer.failure
+        main.cancel()
+
+
+def _stop_on_signals(
+    loop: asyncio.AbstractEventLoop, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+) -> None:
+    """SIGTERM and SIGHUP end the run as Ctrl-C does (cleanly, summary printed), and the
+    process exits 128 + the signal's number. A signal ignored when the process started
+    (`nohup` ignores SIGHUP) stays ignored."""
+
+    def stop(signum: int) -> None:
+        if outcome["signal"] is None and main is not None:  # a second one: already stopping
+            outcome["signal"] = signum
+            main.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+        except (ValueError, RuntimeError):  # not the main thread (an embedding caller's)
+            return
+
+
+def _stop_when_only_disk_waits(
+    event: Event, main: asyncio.Task[Any] | None, outcome: dict[str, Any]
+) -> None:
+    """The downloader's `notice` with a `pending` count: only disk waits are left."""
+    only_disk_waits = event.kind == "notice" and "pending" in event.data
+    if only_disk_waits and main is not None and not outcome["disk_waits"]:
+        outcome["disk_waits"] = True
+        main.cancel()
+
+
+def _report_disk_waits(selected: list[Task]) -> None:
+    """Say when videos still wait for the disk (after `--timeout`, or a `download` that
+    stopped): their URLs die within a day."""
+    from tui.core.model import DownloadState
+
+    waiting = [
+        t for t in selected if t.download.state is DownloadState.PENDING and t.download.error
+    ]
+    if waiting:
+        say(
+            f"{len(waiting)} finished video(s) not kept yet: {waiting[0].download.error}; "
+            f"run `{PROG} download` before their URLs expire"
+        )
 
 
 class EventPrinter:

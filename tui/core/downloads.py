@@ -10,7 +10,9 @@ renamed into place) and says how each attempt ended. Only a file in place makes 
 `done`. Cut bodies, resets, 5xx and error pages are retried after a jittered pause; a `.part`
 that cannot be continued starts over at once (a few times at most); a 403/410 from the host asks
 the provider once for a fresh URL, and with none, past the URL's expiry, the download is
-`expired`. Disk trouble leaves the task pending, loudly.
+`expired`. Disk trouble (full, read-only, not writable) leaves the task pending, loudly, and
+it is tried again with back-off while the process runs (`disk_waits`): `drain` waits for it,
+so `watch` never says done while a video that can still be fetched is missing.
 
 Signed query strings are credentials too: events, errors and the `httpx` logger only ever see
 `scheme://host/path` (see `redact`).
@@ -37,6 +39,7 @@ import httpx
 
 from tui.core.clock import Clock, utc
 from tui.core.config import DownloadConfig
+from tui.core.disk_waits import NOTICE_EVERY, DiskWaits
 from tui.core.expiry import video_expiry
 from tui.core.httpcore_reads import read_sockets_in_large_chunks
 from tui.core.jitter import EQUAL, jittered
@@ -179,6 +182,8 @@ class Downloader:
         self._idle.set()
         self._client: httpx.AsyncClient | None = None
         self._rng = random.Random()
+        self._disk = DiskWaits(self._rng)  # downloads waiting for the local disk
+        self._disk_wake = asyncio.Event()
         quiet_httpx_urls()
 
     # -- the queue --------------------------------------------------------------------------
@@ -231,14 +236,27 @@ class Downloader:
         return True
 
     def pending(self) -> int:
-        """Downloads not finished yet: queued plus running."""
-        return len(self._queued) + len(self._running)
+        """Downloads not finished yet: queued, running, or waiting for the disk."""
+        waiting = sum(1 for key in self._disk if self._idle_key(key))
+        return len(self._queued) + len(self._running) + waiting
+
+    def waiting_for_disk(self) -> int:
+        """Downloads that failed on the local disk and wait for their next try."""
+        return len(self._disk)
+
+    def _idle_key(self, key: Key) -> bool:
+        return key not in self._queued and key not in self._running
 
     def progress(self) -> dict[Key, DownloadProgress]:
         out = {
-            key: DownloadProgress(DownloadState.PENDING, url_expires_at=job.expiry, path=job.path)
-            for key, job in self._queued.items()
+            key: DownloadProgress(DownloadState.PENDING, path=self._disk.path(key))
+            for key in self._disk
+            if self._idle_key(key)
         }
+        out.update(
+            (key, DownloadProgress(DownloadState.PENDING, url_expires_at=job.expiry, path=job.path))
+            for key, job in self._queued.items()
+        )
         out.update({key: live.view() for key, live in self._running.items()})
         return out
 
@@ -253,6 +271,7 @@ class Downloader:
             asyncio.create_task(self._worker(), name=f"download-{n}")
             for n in range(max(1, self.config.concurrency))
         ]
+        workers.append(asyncio.create_task(self._retry_disk_waits(), name="download-disk-waits"))
         try:
             await asyncio.gather(*workers)
         finally:
@@ -260,11 +279,25 @@ class Downloader:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def drain(self) -> None:
-        """Wait until nothing is queued or running (needs `run()` going)."""
-        while self._queued or self._running:
+    async def drain(self, *, disk_waits: bool = True) -> None:
+        """Wait until nothing is queued or running (needs `run()` going) and, with `disk_waits`,
+        until no download waits for the disk either: those are tried again with back-off, and
+        while only they remain, a `notice` says so every minute. A URL that dies meanwhile
+        ends its download as `expired`, so this ends too."""
+        while True:
+            while self._queued or self._running:
+                self._idle.clear()
+                await self._idle.wait()
+            if not disk_waits or not self._disk:
+                return
+            line = self._disk.notice(self.clock.now())
+            if line is not None:
+                data = {"message": line, "pending": len(self._disk)}
+                self._publish(Event("notice", data=data, ts=utc(self.clock.now())))
             self._idle.clear()
-            await self._idle.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.001, self.clock.real_seconds(NOTICE_EVERY))):
+                    await self._idle.wait()
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -390,7 +423,7 @@ class Downloader:
                 self._finish(live, DownloadState.FAILED, str(why))
                 return
             except DiskError as why:
-                self._finish(live, DownloadState.PENDING, str(why))
+                self._disk_failed(live, str(why))
                 return
             self._finish(live, DownloadState.DONE, size=size)
             return
@@ -451,6 +484,34 @@ class Downloader:
             return size if int(length) == size else None
         return None
 
+    # -- the disk said no --------------------------------------------------------------------
+    def _disk_failed(self, live: _Live, error: str) -> None:
+        """Pending, with the reason; tried again later. The event only when the reason is new:
+        a disk full for an hour is one line, not one per try."""
+        task = live.task
+        live.state = DownloadState.PENDING
+        path = _str(live.path)
+        self._set(task, Download(DownloadState.PENDING, path=path, error=error))
+        if self._disk.park(task, error, self.clock.now(), path):
+            data = {"state": "pending", "path": path, "error": error}
+            self._publish(Event("download", task.provider, task.id, data, ts=utc(self.clock.now())))
+        self._disk_wake.set()
+
+    async def _retry_disk_waits(self) -> None:
+        """Queue each download waiting for the disk again when its back-off is over (or at
+        once when another download's file was written)."""
+        while True:
+            now = self.clock.now()
+            for task in self._disk.take_due(now):
+                if not self.enqueue(task):  # kept or given up meanwhile: nothing to wait for
+                    self._disk.forget(task.key)
+            due = self._disk.next_due()
+            self._disk_wake.clear()
+            wait = None if due is None else max(0.001, self.clock.real_seconds(due - now))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._disk_wake.wait()
+
     # -- results ----------------------------------------------------------------------------
     def _finish(
         self,
@@ -464,6 +525,10 @@ class Downloader:
         task = live.task
         live.state = state
         path = _str(live.path)
+        self._disk.forget(task.key)
+        if state is DownloadState.DONE and not existing:
+            self._disk.hurry(self.clock.now())  # the disk took a file: space may be back
+            self._disk_wake.set()
         if state is DownloadState.DONE:
             self._set(task, Download(state, path=path, bytes=size))
             data: dict[str, Any] = {"state": "done", "path": path, "bytes": size}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+from glob import escape as glob_escape
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,7 @@ def make_folder(folder: Path) -> None:
 
 def resume_point(part: Path, meta: Path) -> tuple[int, str | None, int | None]:
     """(bytes already in .part, If-Range validator, total size) or a clean start (0, None)."""
+    remove_stale_temporaries(meta)
     try:
         size = part.stat().st_size
     except FileNotFoundError:
@@ -82,6 +84,14 @@ def write_meta(meta: Path, response: httpx.Response, total: int | None, encoded:
         write_atomic(meta, lambda handle: handle.write(text), durable=False)
     except OSError as exc:
         raise DiskError(disk_message(exc, meta)) from None
+
+
+def remove_stale_temporaries(meta: Path) -> None:
+    """Remove what a killed process left of an atomic write of `meta` (`.NAME.PID.tmp`, see
+    `write_atomic`): a failed write removes its own, a SIGKILL or power cut cannot."""
+    for stale in meta.parent.glob(f".{glob_escape(meta.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def discard(part: Path, meta: Path) -> None:
