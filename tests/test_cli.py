@@ -1020,3 +1020,19 @@ def test_an_http_error_line_says_each_thing_once() -> None:
         "http_error", "a", "task_1", {"status": 500, "retry_after": 3.0, "message": "timeout"}
     )
     assert output.event_detail(bare) == "HTTP 500 (retry after 3 s): timeout"
+
+
+def test_core_warnings_reach_stderr_as_one_clean_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from tui.cli import log_to_stderr
+
+    log_to_stderr.install()
+    log_to_stderr.install()  # once only
+    try:
+        raise OSError("disk said \x1b[31mno\x1b[0m")
+    except OSError:
+        logging.getLogger("tui.core.engine").exception("could not store an event")
+    logging.getLogger("tui.core.engine").info("not shown")
+    err = capsys.readouterr().err
+    assert err == "seedance-tui: error: could not store an event: OSError: disk said no\n"

@@ -13,6 +13,7 @@ dashboard commands alone import Textual (through `tui.app`), and only inside the
     watch.py       watch, download: the engine under asyncio, events printed as they come
     config_cmd.py  config init | show | path
     dashboard.py   the dashboard and the demo (Textual)
+    log_to_stderr.py  core warnings and errors as one clean stderr line each
 
 Ctrl-C: a SIGINT that was ignored when the process started stays ignored. That is how a shell
 runs a script's background jobs (`watch &`), so a Ctrl-C meant for the foreground job leaves
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors (argparse says exit 2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "command", None) not in (None, "demo"):  # the dashboard has its log panel
+        from tui.cli import log_to_stderr
+
+        log_to_stderr.install()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -232,7 +232,8 @@ class StoreWriter:
     def _give_up(self, why: str) -> None:
         """Stop writing for good; what is queued stays unwritten (and is said to be)."""
         self.failure = why
-        log.error("store: giving up with %d change(s) unwritten: %s", len(self._queue), why)
+        # info, not error: the engine raises StoreGaveUp with this text, and its caller says it
+        log.info("store: giving up with %d change(s) unwritten: %s", len(self._queue), why)
         assert self._idle is not None and self._available is not None
         self._idle.set()
         self._available.set()  # waiters wake up and see `failure`
@@ -246,7 +247,7 @@ class StoreWriter:
             log.info("store: writable again")
         else:
             self._available.clear()
-            log.warning("store: unavailable: %s", outage.message)
+            log.info("store: unavailable: %s", outage.message)  # the `store` event says it
         if self._on_change is not None:
             try:
                 self._on_change(outage)
