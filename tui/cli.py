@@ -366,7 +366,7 @@ def _print_event_line(event: Event, *, as_json: bool) -> None:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     config = _config(args)
     _need_terminal()
-    from tui.app.app import run_dashboard
+    from tui.app.build import run_dashboard
 
     return (
         run_dashboard(

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from tui.app.app import SeedanceApp
-from tui.app.feeds import LiveFeed, ViewerFeed, open_feed
+from tui.app.app import SeedanceApp, Timings
+from tui.app.build import build_app
+from tui.app.feeds import ViewerFeed
 from tui.core.clock import Clock, FrozenClock
 from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
-from tui.core.engine import Engine
-from tui.core.lock import PollerLock
 from tui.core.model import DownloadState, Event, Failure, State, Task, Tokens
 from tui.core.store import Store
 
@@ -208,6 +207,11 @@ def make_config(
     )
 
 
+# The app's clocks in tests: changes applied as soon as the loop is idle, the detail pane loaded
+# at once. Tests wait for idle (`pilot.pause()`, `workers.wait_for_complete()`), never a delay.
+FAST = Timings(apply=0.1, viewer=0.1, detail_debounce=0.001)
+
+
 @dataclass
 class Dash:
     """What a test needs around one app."""
@@ -254,34 +258,30 @@ def make_dash(tmp_path: Path) -> Iterator[Callable[..., Dash]]:
         seed_store(store, sample_tasks() if tasks is None else tasks)
         config = make_config(tmp_path, providers=providers, ui=ui)
         clock = clock or FrozenClock(T0)
-        feed: LiveFeed | ViewerFeed
-        if viewer:
-            feed = open_feed(store, db_path, config, clock)
-            assert isinstance(feed, ViewerFeed)
-        else:
-            lock = PollerLock(db_path)
-            lock.acquire("tests")
-            feed = LiveFeed(Engine(store, config, clock=clock), store, lock)
-        opened.append((store, feed.lock))
         options.setdefault("theme_save_path", tmp_path / "config.toml")
         options.setdefault("clipboard_file", tmp_path / "clipboard.txt")
         options.setdefault("export_dir", tmp_path)
         options.setdefault("watch_terminal", False)
-        app = SeedanceApp(
+        options.setdefault("timings", FAST)
+        app = build_app(
             store,
             config,
-            feed,
+            db_path,
+            command="tests",
             clock=clock,
-            db_path=db_path,
             paused=paused,
             theme_dirs=theme_dirs,
             **options,
         )
+        opened.append((store, app.feed.lock))
+        # a viewer only where a test brings another process that holds the lock
+        assert isinstance(app.feed, ViewerFeed) is viewer
         return Dash(app, store, db_path, tmp_path, config, clock)
 
     yield make
     for store, lock in opened:
-        lock.release()
+        if lock is not None:
+            lock.release()
         store.close()
 
 

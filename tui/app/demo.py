@@ -66,10 +66,8 @@ class DemoSession:
 
     def build(self) -> Any:
         """Fill the store with a demo batch and return the (not yet running) app."""
-        from tui.app.app import SeedanceApp
-        from tui.app.feeds import LiveFeed
-        from tui.core.engine import Engine
-        from tui.core.lock import PollerLock
+        from tui.app.build import build_app
+        from tui.app.feeds import engine_factory
         from tui.core.store import Store
 
         assert self.clock is not None
@@ -77,16 +75,15 @@ class DemoSession:
         add_demo_batch(self.sim, store, self.tasks, self.clock)
         if self.prefill:
             prefill(self.db_path, self.config, self.clock)
-        lock = PollerLock(self.db_path)
-        lock.acquire("seedance-tui demo")
         # a seeded rng: poll jitter (next-poll countdowns) is the same on every run
-        engine = Engine(store, self.config, clock=self.clock, rng=random.Random(self.seed))
-        self.app = SeedanceApp(
+        make_engine = engine_factory(store, self.config, self.clock, random.Random(self.seed))
+        self.app = build_app(
             store,
             self.config,
-            LiveFeed(engine, store, lock),
+            self.db_path,
+            make_engine=make_engine,
+            command="seedance-tui demo",
             clock=self.clock,
-            db_path=self.db_path,
             paused=self.paused or self.prefill,
             theme_save_path=self.theme_save_path,
             **self.app_options,
