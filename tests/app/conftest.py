@@ -6,6 +6,8 @@ simulator, so nothing is polled behind a test's back; downloads are off (no CDN 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -209,7 +211,7 @@ def make_config(
 
 # The app's clocks in tests: changes applied as soon as the loop is idle, the detail pane loaded
 # at once. Tests wait for idle (`pilot.pause()`, `workers.wait_for_complete()`), never a delay.
-FAST = Timings(apply=0.1, viewer=0.1, detail_debounce=0.001)
+FAST = Timings(apply=0.25, viewer=0.05, detail_debounce=0.001)
 
 
 @dataclass
@@ -227,6 +229,33 @@ class Dash:
     @property
     def clipboard_file(self) -> Path:
         return self.tmp / "clipboard.txt"
+
+
+async def settle(pilot: Any, rounds: int = 2) -> None:
+    """Wait until the app has nothing left to do: every message handled, every thread worker
+    (detail body, export, store reader) finished, what the engine collected applied. No fixed
+    delay: this answers as soon as the app is idle."""
+    app = pilot.app
+    for _ in range(rounds):
+        await pilot.pause()
+        busy = [w for w in app.workers if w.group != "engine" and not w.is_finished]
+        if busy:
+            await app.workers.wait_for_complete(busy)
+        if isinstance(app, SeedanceApp) and app.is_running and app.screen_stack:
+            app.tick()
+    await pilot.pause()
+
+
+async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """For what another process or a running clock brings: settle, look, and again, until
+    `condition()` holds or `timeout` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await settle(pilot, 1)
+        await asyncio.sleep(0.02)  # let the other process (or the simulator's thread) run
+    return True
 
 
 def screen_text(app: SeedanceApp) -> str:
@@ -297,5 +326,7 @@ __all__ = [
     "sample_tasks",
     "screen_text",
     "seed_store",
+    "settle",
     "timedelta",
+    "wait_until",
 ]

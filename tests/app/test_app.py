@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import INVALID, NASTY, Dash, notifications, screen_text
+from conftest import INVALID, NASTY, Dash, notifications, screen_text, settle
 from textual.command import CommandPalette
 from textual.widgets import Input, TextArea
 
@@ -27,11 +27,6 @@ from tui.core.model import DownloadState, State, Task
 from tui.sim import Simulator
 
 SIZE = (140, 45)
-
-
-async def settle(pilot, times: int = 3) -> None:
-    for _ in range(times):
-        await pilot.pause(0.05)
 
 
 def cursor_to(app: SeedanceApp, task_id: str) -> None:
@@ -327,7 +322,7 @@ async def test_r_polls_the_selected_task_now(tmp_path, make_dash) -> None:
             assert sim.requests_for(task_id=task_id) == []  # next regular poll is far away
             await pilot.press("r")
             for _ in range(60):
-                await pilot.pause(0.05)
+                await settle(pilot)
                 if sim.requests_for(task_id=task_id):
                     break
             assert sim.requests_for(task_id=task_id), "r did not poll the task"
@@ -389,7 +384,7 @@ async def test_e_exports_the_current_view(make_dash) -> None:
         path_input.focus()
         await pilot.press("enter")
         for _ in range(40):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if (dash.tmp / "failed.json").exists():
                 break
         data = json.loads((dash.tmp / "failed.json").read_text())
@@ -413,7 +408,7 @@ async def test_e_csv_and_radio_switch_the_suffix(make_dash) -> None:
         path_input.value = str(dash.tmp / "all.csv")
         await pilot.press("enter")
         for _ in range(40):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if (dash.tmp / "all.csv").exists():
                 break
         lines = (dash.tmp / "all.csv").read_text().splitlines()
@@ -652,7 +647,7 @@ async def test_demo_plays_a_batch_on_the_simulator() -> None:
         app = session.build()
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):
-                await pilot.pause(0.1)
+                await settle(pilot)
                 counts = app.index.counts()
                 if (
                     counts[State.SUCCEEDED]
@@ -664,7 +659,7 @@ async def test_demo_plays_a_batch_on_the_simulator() -> None:
             assert len(app.index) == 40
             assert counts[State.SUCCEEDED] > 0 and counts[State.FAILED] > 0
             assert app.stats.downloads[DownloadState.DONE] > 0, "no video was kept"
-            await pilot.pause(1.2)  # one summary tick
+            await settle(pilot)
             text = screen_text(app)
             assert " 0/40 finished" not in text  # (30/40 is fine)
             assert "anyfast-sim ok" in text or "anyfast-sim backing off" in text
@@ -697,7 +692,7 @@ async def test_demo_with_a_frozen_clock_draws_the_same_screen_twice() -> None:
         with still_demo(tasks=30) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
-                await pilot.pause(0.3)
+                await settle(pilot)
                 text = screen_text(app)
                 screens.append(text.split("─log")[0])  # the log carries wall-clock notices
             assert len(app.index) == 30
@@ -715,7 +710,7 @@ async def log_as_read(pilot, app: SeedanceApp) -> list[str]:
             break
         top = min(i for i in range(total) if i not in seen)
         panel.scroll_to(y=top, animate=False)
-        await pilot.pause(0.02)
+        await settle(pilot)
         region = panel.scrollable_content_region
         rows = screen_text(app).splitlines()[region.y : region.bottom]
         offset = round(panel.scroll_y)
@@ -735,7 +730,7 @@ async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
                 for _ in range(100):  # until the log has every event and the pause notice
-                    await pilot.pause(0.05)
+                    await settle(pilot)
                     if app.log_panel.lines()[-1:] and "polling paused" in app.log_panel.lines()[-1]:
                         break
                 logs.append(await log_as_read(pilot, app))

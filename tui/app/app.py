@@ -4,7 +4,7 @@ Data flow: the app owns a `DashboardState` (every task without `raw`, the batch'
 downloads in flight). Changes come from a `Feed` (`tui.app.feeds`): the engine of this process
 (a worker in this loop, `exit_on_error=False`: a crash in it is logged, never fatal), or another
 process's writes to the store when that process holds the `PollerLock` (read-only, followed
-once a second). Callbacks only collect; `_tick` applies what was collected once a second inside
+once a second). Callbacks only collect; `tick` applies what was collected once a second inside
 `batch_update()`, so a burst of 1,000 changes costs one repaint (a user's own action applies its
 result at once). The screen (`screens/dashboard.py`) then redraws only the cells that changed
 (`widgets/line_diff.py`, `lean_updates.py`).
@@ -261,8 +261,8 @@ class SeedanceApp(App[int]):
                 title="Viewer mode",
                 markup=False,
             )
-        self.set_interval(self.timings.apply, self._tick)
-        self._tick()
+        self.set_interval(self.timings.apply, self.tick)
+        self.tick()
         self.dashboard.check_size()
         if self.handle_signals or (self.handle_signals is None and not self.is_headless):
             self._signals.install()
@@ -294,7 +294,7 @@ class SeedanceApp(App[int]):
                 timeout=15,
                 markup=False,
             )
-            self._tick()
+            self.tick()
         elif worker.group == "detail-body" and event.state == WorkerState.ERROR:
             self.show_error(worker.error)
 
@@ -402,7 +402,7 @@ class SeedanceApp(App[int]):
             markup=False,
         )
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
         """Once a second, in one repaint: what the engine changed, the throughput sample, the
         summary and the table's relative times."""
         if self._closing or not self.screen_stack:  # the screens are going away
