@@ -741,3 +741,37 @@ async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
     runs = [name for i, name in enumerate(providers) if i == 0 or providers[i - 1] != name]
     assert runs == ["anyfast-sim", "ark-sim", "kyy-sim"]
     assert logs[0] == logs[1]
+
+
+# -- warnings and errors logged by the core ---------------------------------------------------
+
+
+async def test_core_warnings_and_errors_reach_the_log_from_any_thread(make_dash) -> None:
+    import logging
+    import threading
+
+    dash: Dash = make_dash()
+    app = dash.app
+    engine_log = logging.getLogger("tui.core.engine")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def from_a_thread() -> None:
+            engine_log.warning("provider kyy answered \x1b[2J[bold]oddly[/]")
+            try:
+                raise OSError("disk full")
+            except OSError:
+                engine_log.exception("saving a task failed")
+
+        thread = threading.Thread(target=from_a_thread)
+        thread.start()
+        thread.join()
+        engine_log.info("an info line stays out of the panel")
+        await settle(pilot)
+        lines = app.log_panel.lines()
+        assert any("provider kyy answered [bold]oddly[/]" in line for line in lines), lines
+        assert any("saving a task failed: OSError: disk full" in line for line in lines)
+        assert not any("\x1b" in line for line in lines)
+        assert not any("info line" in line for line in lines)
+    handlers = logging.getLogger("tui").handlers
+    assert not any(type(h).__name__ == "PanelHandler" for h in handlers)  # removed at exit
