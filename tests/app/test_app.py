@@ -520,7 +520,7 @@ _CHILD = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from conftest import make_config, sample_tasks, seed_store
     from tui.app.app import SeedanceApp
-    from tui.app.feeds import open_feed
+    from tui.app.build import build_app
     from tui.core.clock import SystemClock
     from tui.core.store import Store
 
@@ -535,11 +535,10 @@ _CHILD = textwrap.dedent(
     store = Store.open(db)
     seed_store(store, sample_tasks())
     config = make_config(tmp)
-    feed = open_feed(store, db, config, SystemClock())
-    app = ChildApp(store, config, feed, db_path=db, paused=True, theme_save_path=None,
-                   watch_terminal={watch}, handle_signals=True)
+    app = build_app(store, config, db, app_class=ChildApp, clock=SystemClock(), paused=True,
+                    theme_save_path=None, watch_terminal={watch}, handle_signals=True)
     app.run({run_args})
-    feed.lock.release()
+    app.feed.lock.release()
     store.close()
     (tmp / "exited").write_text(str(app.return_code))  # only on the graceful path
     sys.exit(app.return_code or 0)
