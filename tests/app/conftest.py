@@ -211,7 +211,7 @@ def make_config(
 
 # The app's clocks in tests: changes applied as soon as the loop is idle, the detail pane loaded
 # at once. Tests wait for idle (`pilot.pause()`, `workers.wait_for_complete()`), never a delay.
-FAST = Timings(apply=0.25, viewer=0.05, detail_debounce=0.001)
+FAST = Timings(viewer=0.05, detail_debounce=0.001)
 
 
 @dataclass
@@ -231,19 +231,25 @@ class Dash:
         return self.tmp / "clipboard.txt"
 
 
-async def settle(pilot: Any, rounds: int = 2) -> None:
-    """Wait until the app has nothing left to do: every message handled, every thread worker
-    (detail body, export, store reader) finished, what the engine collected applied. No fixed
-    delay: this answers as soon as the app is idle."""
+async def settle(pilot: Any) -> None:
+    """Wait until the app has nothing left to do: every message handled and the process idle
+    (`pilot.pause()`), every thread worker (detail body, export, store reader) finished. No
+    fixed delay: this answers as soon as the app is idle."""
     app = pilot.app
-    for _ in range(rounds):
-        await pilot.pause()
-        busy = [w for w in app.workers if w.group != "engine" and not w.is_finished]
-        if busy:
-            await app.workers.wait_for_complete(busy)
-        if isinstance(app, SeedanceApp) and app.is_running and app.screen_stack:
-            app.tick()
     await pilot.pause()
+    busy = [w for w in app.workers if w.group != "engine" and not w.is_finished]
+    if busy:
+        await app.workers.wait_for_complete(busy)
+        await pilot.pause()
+
+
+async def applied(pilot: Any) -> None:
+    """`settle`, then apply what the engine collected (the once-a-second tick, at once)."""
+    await settle(pilot)
+    app = pilot.app
+    if isinstance(app, SeedanceApp) and app.is_running and app.screen_stack:
+        app.tick()
+        await pilot.pause()
 
 
 async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -253,7 +259,7 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
     while not condition():
         if time.monotonic() > deadline:
             return False
-        await settle(pilot, 1)
+        await applied(pilot)
         await asyncio.sleep(0.02)  # let the other process (or the simulator's thread) run
     return True
 
@@ -319,6 +325,7 @@ __all__ = [
     "NASTY",
     "T0",
     "Dash",
+    "applied",
     "at",
     "make_config",
     "newapi_body",

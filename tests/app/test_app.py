@@ -209,7 +209,7 @@ async def test_x_asks_then_stops_tracking(make_dash) -> None:
         await pilot.press("x")
         await settle(pilot)
         await pilot.press("y")
-        await settle(pilot, 5)
+        await settle(pilot)
         assert dash.store.get("kyy", "video_run1") is None
         assert ("kyy", "video_run1") not in app.index
         assert app.table.row_count == 8
@@ -237,7 +237,7 @@ async def test_a_adds_pasted_ids_by_prefix(make_dash) -> None:
         )
         app.screen.query_one("#batch", Input).value = "ads"
         await pilot.press("ctrl+s")
-        await settle(pilot, 6)
+        await settle(pilot)
         assert not isinstance(app.screen, AddTasksScreen)
         assert dash.store.get("anyfast", "asyntask_new1").batch == "ads"
         assert dash.store.get("anyfast", "asyntask_new2") is not None
@@ -448,9 +448,9 @@ async def test_ctrl_p_opens_the_palette_with_our_commands(make_dash) -> None:
         await settle(pilot)
         assert CommandPalette.is_open(app)
         await pilot.press(*"failures")
-        await settle(pilot, 6)
+        await settle(pilot)
         await pilot.press("enter")
-        await settle(pilot, 4)
+        await settle(pilot)
         assert app.dashboard.query_one("#switcher").current == "failures"
 
 
@@ -476,7 +476,7 @@ async def test_a_crashing_engine_is_reported_not_fatal(make_dash) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.run_worker(broken(), group="engine", exit_on_error=False)
-        await settle(pilot, 5)
+        await settle(pilot)
         assert app.is_running
         text = screen_text(app)
         assert "polling stopped: RuntimeError: boom [/]" in text
@@ -493,14 +493,14 @@ async def test_nasty_upstream_text_is_shown_literally_everywhere(make_dash) -> N
         await settle(pilot)
         cursor_to(app, "video_nasty1")
         await pilot.press("enter")
-        await settle(pilot, 6)
+        await settle(pilot)
         text = screen_text(app)
         assert "[/] [@click=app.quit]" in text
         assert "\x1b" not in text and "\x07" not in text
         svg = app.export_screenshot()
         assert "\x1b" not in svg and "@click=app.quit" in svg
         await pilot.press("escape", "f")
-        await settle(pilot, 4)
+        await settle(pilot)
         text = screen_text(app)
         assert "]52;c" not in text and "SGVsbG8" not in text  # the OSC 52 is gone, not shown
         assert f"1×  {clean_line(NASTY)}" in text
