@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import INVALID, NASTY, Dash, notifications, screen_text, settle
+from conftest import INVALID, NASTY, Dash, applied, notifications, screen_text, settle, wait_until
 from textual.command import CommandPalette
 from textual.widgets import Input, TextArea
 
@@ -321,10 +321,7 @@ async def test_r_polls_the_selected_task_now(tmp_path, make_dash) -> None:
             await settle(pilot)
             assert sim.requests_for(task_id=task_id) == []  # next regular poll is far away
             await pilot.press("r")
-            for _ in range(60):
-                await settle(pilot)
-                if sim.requests_for(task_id=task_id):
-                    break
+            await wait_until(pilot, lambda: bool(sim.requests_for(task_id=task_id)), timeout=5)
             assert sim.requests_for(task_id=task_id), "r did not poll the task"
             assert any(task_id in n and "polling" in n for n in notifications(app))
 
@@ -645,20 +642,18 @@ async def test_demo_plays_a_batch_on_the_simulator() -> None:
     with DemoSession(tasks=40, speed=60) as session:
         app = session.build()
         async with app.run_test(size=SIZE) as pilot:
-            for _ in range(100):
-                await settle(pilot)
+
+            def played() -> bool:
                 counts = app.index.counts()
-                if (
-                    counts[State.SUCCEEDED]
-                    and counts[State.FAILED]
-                    and app.stats.downloads[DownloadState.DONE]
-                ):
-                    break
+                done = app.stats.downloads[DownloadState.DONE]
+                return bool(counts[State.SUCCEEDED] and counts[State.FAILED] and done)
+
+            await wait_until(pilot, played, timeout=20)
             counts = app.index.counts()
             assert len(app.index) == 40
             assert counts[State.SUCCEEDED] > 0 and counts[State.FAILED] > 0
             assert app.stats.downloads[DownloadState.DONE] > 0, "no video was kept"
-            await settle(pilot)
+            await applied(pilot)  # one summary tick
             text = screen_text(app)
             assert " 0/40 finished" not in text  # (30/40 is fine)
             assert "anyfast-sim ok" in text or "anyfast-sim backing off" in text
@@ -728,10 +723,9 @@ async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
         with still_demo(tasks=60) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
-                for _ in range(100):  # until the log has every event and the pause notice
-                    await settle(pilot)
-                    if app.log_panel.lines()[-1:] and "polling paused" in app.log_panel.lines()[-1]:
-                        break
+                # until the log has every event and the pause notice
+                panel = app.log_panel
+                await wait_until(pilot, lambda: "polling paused" in "".join(panel.lines()[-1:]))  # noqa: B023
                 logs.append(await log_as_read(pilot, app))
     log = logs[0]
     assert len(log) > 40 and log[-1].endswith("polling paused")
