@@ -152,6 +152,7 @@ def demo_session(theme: str = DEFAULT_THEME) -> DemoSession:
         seed=SEED,
         clock=FrozenClock(T0),
         prefill=True,
+        reuse_prefill=True,  # every shot starts from the same polled store: poll it once
         ui=UIConfig(theme=theme),
         # the bundled themes only: a user's own `seedance-light.toml` must not restyle these
         app_options={"watch_terminal": False, "theme_dirs": bundled_theme_dirs()},
