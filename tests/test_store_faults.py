@@ -175,7 +175,7 @@ def test_another_programs_file_is_refused_without_a_byte_written(
         assert fingerprint(db) == before, argv
         assert sorted(os.listdir(env)) == listing, argv  # no -wal, -shm or lock beside it
 
-    from tui.app.app import run_dashboard  # the dashboard opens the store the same way
+    from tui.app.build import run_dashboard  # the dashboard opens the store the same way
     from tui.core.config import load_config
 
     with pytest.raises(StoreError, match="not a seedance-tui store"):

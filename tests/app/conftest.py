@@ -6,6 +6,8 @@ simulator, so nothing is polled behind a test's back; downloads are off (no CDN 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,12 +16,11 @@ from typing import Any
 
 import pytest
 
-from tui.app.app import SeedanceApp
-from tui.app.feeds import LiveFeed, ViewerFeed, open_feed
+from tui.app.app import SeedanceApp, Timings
+from tui.app.build import build_app
+from tui.app.feeds import ViewerFeed
 from tui.core.clock import Clock, FrozenClock
 from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
-from tui.core.engine import Engine
-from tui.core.lock import PollerLock
 from tui.core.model import DownloadState, Event, Failure, State, Task, Tokens
 from tui.core.store import Store
 
@@ -208,6 +209,11 @@ def make_config(
     )
 
 
+# The app's clocks in tests: changes applied as soon as the loop is idle, the detail pane loaded
+# at once. Tests wait for idle (`pilot.pause()`, `workers.wait_for_complete()`), never a delay.
+FAST = Timings(viewer=0.05, detail_debounce=0.001)
+
+
 @dataclass
 class Dash:
     """What a test needs around one app."""
@@ -223,6 +229,39 @@ class Dash:
     @property
     def clipboard_file(self) -> Path:
         return self.tmp / "clipboard.txt"
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until the app has nothing left to do: every message handled and the process idle
+    (`pilot.pause()`), every thread worker (detail body, export, store reader) finished. No
+    fixed delay: this answers as soon as the app is idle."""
+    app = pilot.app
+    await pilot.pause()
+    busy = [w for w in app.workers if w.group != "engine" and not w.is_finished]
+    if busy:
+        await app.workers.wait_for_complete(busy)
+        await pilot.pause()
+
+
+async def applied(pilot: Any) -> None:
+    """`settle`, then apply what the engine collected (the once-a-second tick, at once)."""
+    await settle(pilot)
+    app = pilot.app
+    if isinstance(app, SeedanceApp) and app.is_running and app.screen_stack:
+        app.tick()
+        await pilot.pause()
+
+
+async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """For what another process or a running clock brings: settle, look, and again, until
+    `condition()` holds or `timeout` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await applied(pilot)
+        await asyncio.sleep(0.02)  # let the other process (or the simulator's thread) run
+    return True
 
 
 def screen_text(app: SeedanceApp) -> str:
@@ -254,34 +293,30 @@ def make_dash(tmp_path: Path) -> Iterator[Callable[..., Dash]]:
         seed_store(store, sample_tasks() if tasks is None else tasks)
         config = make_config(tmp_path, providers=providers, ui=ui)
         clock = clock or FrozenClock(T0)
-        feed: LiveFeed | ViewerFeed
-        if viewer:
-            feed = open_feed(store, db_path, config, clock)
-            assert isinstance(feed, ViewerFeed)
-        else:
-            lock = PollerLock(db_path)
-            lock.acquire("tests")
-            feed = LiveFeed(Engine(store, config, clock=clock), store, lock)
-        opened.append((store, feed.lock))
         options.setdefault("theme_save_path", tmp_path / "config.toml")
         options.setdefault("clipboard_file", tmp_path / "clipboard.txt")
         options.setdefault("export_dir", tmp_path)
         options.setdefault("watch_terminal", False)
-        app = SeedanceApp(
+        options.setdefault("timings", FAST)
+        app = build_app(
             store,
             config,
-            feed,
+            db_path,
+            command="tests",
             clock=clock,
-            db_path=db_path,
             paused=paused,
             theme_dirs=theme_dirs,
             **options,
         )
+        opened.append((store, app.feed.lock))
+        # a viewer only where a test brings another process that holds the lock
+        assert isinstance(app.feed, ViewerFeed) is viewer
         return Dash(app, store, db_path, tmp_path, config, clock)
 
     yield make
     for store, lock in opened:
-        lock.release()
+        if lock is not None:
+            lock.release()
         store.close()
 
 
@@ -290,6 +325,7 @@ __all__ = [
     "NASTY",
     "T0",
     "Dash",
+    "applied",
     "at",
     "make_config",
     "newapi_body",
@@ -297,5 +333,7 @@ __all__ = [
     "sample_tasks",
     "screen_text",
     "seed_store",
+    "settle",
     "timedelta",
+    "wait_until",
 ]

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import INVALID, NASTY, Dash, notifications, screen_text
+from conftest import INVALID, NASTY, Dash, applied, notifications, screen_text, settle, wait_until
 from textual.command import CommandPalette
 from textual.widgets import Input, TextArea
 
@@ -27,11 +27,6 @@ from tui.core.model import DownloadState, State, Task
 from tui.sim import Simulator
 
 SIZE = (140, 45)
-
-
-async def settle(pilot, times: int = 3) -> None:
-    for _ in range(times):
-        await pilot.pause(0.05)
 
 
 def cursor_to(app: SeedanceApp, task_id: str) -> None:
@@ -214,7 +209,7 @@ async def test_x_asks_then_stops_tracking(make_dash) -> None:
         await pilot.press("x")
         await settle(pilot)
         await pilot.press("y")
-        await settle(pilot, 5)
+        await settle(pilot)
         assert dash.store.get("kyy", "video_run1") is None
         assert ("kyy", "video_run1") not in app.index
         assert app.table.row_count == 8
@@ -242,7 +237,7 @@ async def test_a_adds_pasted_ids_by_prefix(make_dash) -> None:
         )
         app.screen.query_one("#batch", Input).value = "ads"
         await pilot.press("ctrl+s")
-        await settle(pilot, 6)
+        await settle(pilot)
         assert not isinstance(app.screen, AddTasksScreen)
         assert dash.store.get("anyfast", "asyntask_new1").batch == "ads"
         assert dash.store.get("anyfast", "asyntask_new2") is not None
@@ -326,10 +321,7 @@ async def test_r_polls_the_selected_task_now(tmp_path, make_dash) -> None:
             await settle(pilot)
             assert sim.requests_for(task_id=task_id) == []  # next regular poll is far away
             await pilot.press("r")
-            for _ in range(60):
-                await pilot.pause(0.05)
-                if sim.requests_for(task_id=task_id):
-                    break
+            await wait_until(pilot, lambda: bool(sim.requests_for(task_id=task_id)), timeout=5)
             assert sim.requests_for(task_id=task_id), "r did not poll the task"
             assert any(task_id in n and "polling" in n for n in notifications(app))
 
@@ -389,7 +381,7 @@ async def test_e_exports_the_current_view(make_dash) -> None:
         path_input.focus()
         await pilot.press("enter")
         for _ in range(40):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if (dash.tmp / "failed.json").exists():
                 break
         data = json.loads((dash.tmp / "failed.json").read_text())
@@ -413,7 +405,7 @@ async def test_e_csv_and_radio_switch_the_suffix(make_dash) -> None:
         path_input.value = str(dash.tmp / "all.csv")
         await pilot.press("enter")
         for _ in range(40):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if (dash.tmp / "all.csv").exists():
                 break
         lines = (dash.tmp / "all.csv").read_text().splitlines()
@@ -453,9 +445,9 @@ async def test_ctrl_p_opens_the_palette_with_our_commands(make_dash) -> None:
         await settle(pilot)
         assert CommandPalette.is_open(app)
         await pilot.press(*"failures")
-        await settle(pilot, 6)
+        await settle(pilot)
         await pilot.press("enter")
-        await settle(pilot, 4)
+        await settle(pilot)
         assert app.dashboard.query_one("#switcher").current == "failures"
 
 
@@ -481,7 +473,7 @@ async def test_a_crashing_engine_is_reported_not_fatal(make_dash) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.run_worker(broken(), group="engine", exit_on_error=False)
-        await settle(pilot, 5)
+        await settle(pilot)
         assert app.is_running
         text = screen_text(app)
         assert "polling stopped: RuntimeError: boom [/]" in text
@@ -498,14 +490,14 @@ async def test_nasty_upstream_text_is_shown_literally_everywhere(make_dash) -> N
         await settle(pilot)
         cursor_to(app, "video_nasty1")
         await pilot.press("enter")
-        await settle(pilot, 6)
+        await settle(pilot)
         text = screen_text(app)
         assert "[/] [@click=app.quit]" in text
         assert "\x1b" not in text and "\x07" not in text
         svg = app.export_screenshot()
         assert "\x1b" not in svg and "@click=app.quit" in svg
         await pilot.press("escape", "f")
-        await settle(pilot, 4)
+        await settle(pilot)
         text = screen_text(app)
         assert "]52;c" not in text and "SGVsbG8" not in text  # the OSC 52 is gone, not shown
         assert f"1×  {clean_line(NASTY)}" in text
@@ -525,7 +517,7 @@ _CHILD = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from conftest import make_config, sample_tasks, seed_store
     from tui.app.app import SeedanceApp
-    from tui.app.feeds import open_feed
+    from tui.app.build import build_app
     from tui.core.clock import SystemClock
     from tui.core.store import Store
 
@@ -540,11 +532,10 @@ _CHILD = textwrap.dedent(
     store = Store.open(db)
     seed_store(store, sample_tasks())
     config = make_config(tmp)
-    feed = open_feed(store, db, config, SystemClock())
-    app = ChildApp(store, config, feed, db_path=db, paused=True, theme_save_path=None,
-                   watch_terminal={watch}, handle_signals=True)
+    app = build_app(store, config, db, app_class=ChildApp, clock=SystemClock(), paused=True,
+                    theme_save_path=None, watch_terminal={watch}, handle_signals=True)
     app.run({run_args})
-    feed.lock.release()
+    app.feed.lock.release()
     store.close()
     (tmp / "exited").write_text(str(app.return_code))  # only on the graceful path
     sys.exit(app.return_code or 0)
@@ -651,20 +642,18 @@ async def test_demo_plays_a_batch_on_the_simulator() -> None:
     with DemoSession(tasks=40, speed=60) as session:
         app = session.build()
         async with app.run_test(size=SIZE) as pilot:
-            for _ in range(100):
-                await pilot.pause(0.1)
+
+            def played() -> bool:
                 counts = app.index.counts()
-                if (
-                    counts[State.SUCCEEDED]
-                    and counts[State.FAILED]
-                    and app.stats.downloads[DownloadState.DONE]
-                ):
-                    break
+                done = app.stats.downloads[DownloadState.DONE]
+                return bool(counts[State.SUCCEEDED] and counts[State.FAILED] and done)
+
+            await wait_until(pilot, played, timeout=20)
             counts = app.index.counts()
             assert len(app.index) == 40
             assert counts[State.SUCCEEDED] > 0 and counts[State.FAILED] > 0
             assert app.stats.downloads[DownloadState.DONE] > 0, "no video was kept"
-            await pilot.pause(1.2)  # one summary tick
+            await applied(pilot)  # one summary tick
             text = screen_text(app)
             assert " 0/40 finished" not in text  # (30/40 is fine)
             assert "anyfast-sim ok" in text or "anyfast-sim backing off" in text
@@ -697,7 +686,7 @@ async def test_demo_with_a_frozen_clock_draws_the_same_screen_twice() -> None:
         with still_demo(tasks=30) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
-                await pilot.pause(0.3)
+                await settle(pilot)
                 text = screen_text(app)
                 screens.append(text.split("─log")[0])  # the log carries wall-clock notices
             assert len(app.index) == 30
@@ -715,7 +704,7 @@ async def log_as_read(pilot, app: SeedanceApp) -> list[str]:
             break
         top = min(i for i in range(total) if i not in seen)
         panel.scroll_to(y=top, animate=False)
-        await pilot.pause(0.02)
+        await settle(pilot)
         region = panel.scrollable_content_region
         rows = screen_text(app).splitlines()[region.y : region.bottom]
         offset = round(panel.scroll_y)
@@ -734,10 +723,9 @@ async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
         with still_demo(tasks=60) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
-                for _ in range(100):  # until the log has every event and the pause notice
-                    await pilot.pause(0.05)
-                    if app.log_panel.lines()[-1:] and "polling paused" in app.log_panel.lines()[-1]:
-                        break
+                # until the log has every event and the pause notice
+                panel = app.log_panel
+                await wait_until(pilot, lambda: "polling paused" in "".join(panel.lines()[-1:]))  # noqa: B023
                 logs.append(await log_as_read(pilot, app))
     log = logs[0]
     assert len(log) > 40 and log[-1].endswith("polling paused")
@@ -746,3 +734,37 @@ async def test_demo_prefill_logs_the_providers_one_after_another() -> None:
     runs = [name for i, name in enumerate(providers) if i == 0 or providers[i - 1] != name]
     assert runs == ["anyfast-sim", "ark-sim", "kyy-sim"]
     assert logs[0] == logs[1]
+
+
+# -- warnings and errors logged by the core ---------------------------------------------------
+
+
+async def test_core_warnings_and_errors_reach_the_log_from_any_thread(make_dash) -> None:
+    import logging
+    import threading
+
+    dash: Dash = make_dash()
+    app = dash.app
+    engine_log = logging.getLogger("tui.core.engine")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def from_a_thread() -> None:
+            engine_log.warning("provider kyy answered \x1b[2J[bold]oddly[/]")
+            try:
+                raise OSError("disk full")
+            except OSError:
+                engine_log.exception("saving a task failed")
+
+        thread = threading.Thread(target=from_a_thread)
+        thread.start()
+        thread.join()
+        engine_log.info("an info line stays out of the panel")
+        await settle(pilot)
+        lines = app.log_panel.lines()
+        assert any("provider kyy answered [bold]oddly[/]" in line for line in lines), lines
+        assert any("saving a task failed: OSError: disk full" in line for line in lines)
+        assert not any("\x1b" in line for line in lines)
+        assert not any("info line" in line for line in lines)
+    handlers = logging.getLogger("tui").handlers
+    assert not any(type(h).__name__ == "PanelHandler" for h in handlers)  # removed at exit

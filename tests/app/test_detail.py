@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import INVALID, NASTY, Dash, at, newapi_body, screen_text
+from conftest import INVALID, NASTY, Dash, at, newapi_body, screen_text, settle
 from textual.widgets import Static
 
 from tui.app.widgets.detail import (
@@ -26,7 +26,7 @@ async def open_detail(pilot, app, task_id: str) -> DetailPane:
     assert app.table.move_cursor_to(key)
     await pilot.press("enter")
     for _ in range(40):
-        await pilot.pause(0.05)
+        await settle(pilot)
         if not app.detail.body_note and "(rendering…)" not in pane_text(app.detail):
             break
     return app.detail
@@ -45,7 +45,7 @@ async def test_enter_shows_fields_tokens_history_and_data_data(make_dash) -> Non
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         pane = await open_detail(pilot, app, "asyntask_ultra1")
         assert pane.display
         text = pane_text(pane)
@@ -71,7 +71,7 @@ async def test_failure_reads_as_code_message_and_plain_words(make_dash) -> None:
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         pane = await open_detail(pilot, app, "asyntask_bad1")
         text = pane_text(pane)
         assert "code           InvalidParameter" in text
@@ -84,17 +84,17 @@ async def test_detail_follows_the_cursor_and_escape_closes(make_dash) -> None:
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         pane = await open_detail(pilot, app, "video_run1")
         assert pane.task_key == ("kyy", "video_run1")
         await pilot.press("down")
         for _ in range(20):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if pane.task_key != ("kyy", "video_run1"):
                 break
         assert pane.task_key == app.table.cursor_key != ("kyy", "video_run1")
         await pilot.press("escape")
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert not pane.display
 
 
@@ -104,7 +104,7 @@ async def test_live_change_of_the_shown_task_updates_the_pane(make_dash) -> None
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         pane = await open_detail(pilot, app, "video_run1")
         task = dash.store.get("kyy", "video_run1")
         done = task.evolve(
@@ -116,7 +116,7 @@ async def test_live_change_of_the_shown_task_updates_the_pane(make_dash) -> None
         )
         dash.store.save(done)
         app.apply_batch(FeedBatch(tasks={done.key: done}))
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert "✔ succeeded  (upstream: completed)" in pane_text(pane)
 
 
@@ -124,7 +124,7 @@ async def test_nasty_text_is_literal_and_escape_free(make_dash) -> None:
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         pane = await open_detail(pilot, app, "video_nasty1")
         text = pane_text(pane)
         assert "prompt rejected [/] [@click=app.quit]" in text
@@ -135,7 +135,7 @@ async def test_nasty_text_is_literal_and_escape_free(make_dash) -> None:
         assert "[@click=app.quit]" in screen
         assert "\x1b" not in screen
         await pilot.click("#detail-failure", offset=(20, 1))
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert app.is_running
 
 
@@ -151,7 +151,7 @@ async def test_a_huge_body_is_cut_with_a_note_and_never_freezes(make_dash) -> No
     dash: Dash = make_dash([task])
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         key = ("anyfast", "asyntask_huge1")
         app.table.move_cursor_to(key)
         # the loop thread's own CPU time: what blocking it costs, whatever else loads the cores
@@ -162,7 +162,7 @@ async def test_a_huge_body_is_cut_with_a_note_and_never_freezes(make_dash) -> No
         await pilot.press("l")
         assert not app.log_panel.display
         for _ in range(100):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if app.detail.body_note:
                 break
         note = app.detail.body_note
@@ -193,7 +193,7 @@ async def test_table_shows_the_short_model_and_the_pane_the_whole_name(make_dash
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         row = next(line for line in screen_text(app).splitlines() if "asyntask_ultra1" in line)
         assert " turbo " in row and "seedance-turbo" not in row
         pane = await open_detail(pilot, app, "asyntask_ultra1")

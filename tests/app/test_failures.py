@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from conftest import INVALID, NASTY, Dash, at, notifications, screen_text
+from conftest import INVALID, NASTY, Dash, at, notifications, screen_text, settle
 from textual.widgets import Input, Label
 
 from tui.app.screens.export import ExportScreen
@@ -59,9 +59,9 @@ async def test_groups_are_one_line_each_biggest_first(make_dash) -> None:
     dash: Dash = make_dash(many_failures())
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("f")
-        await pilot.pause(0.2)
+        await settle(pilot)
         lines = app.failures.lines()
         assert lines[0] == f"37×  InvalidParameter: {INVALID}"
         assert lines[1].startswith(" 5×  OutputVideoSensitiveContentDetected:")
@@ -77,11 +77,11 @@ async def test_enter_filters_the_table_to_the_group_and_escape_clears(make_dash)
     dash: Dash = make_dash(many_failures())
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("down", "enter")  # the second group
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert app.dashboard.query_one("#switcher").current == "table"
         assert app.focused is app.table
         assert app.table.row_count == 5
@@ -91,7 +91,7 @@ async def test_enter_filters_the_table_to_the_group_and_escape_clears(make_dash)
         )
         assert "5 of 48 tasks · failure: OutputVideoSensitiveContentDetected" in screen_text(app)
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert app.table.row_count == 48
 
 
@@ -99,11 +99,11 @@ async def test_e_in_the_failures_view_exports_the_group(make_dash) -> None:
     dash: Dash = make_dash(many_failures())
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("e")
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert isinstance(app.screen, ExportScreen)
         label = app.screen.query_one(Label).render().plain
         assert label == f"37 tasks: failure group InvalidParameter: {INVALID}"
@@ -112,7 +112,7 @@ async def test_e_in_the_failures_view_exports_the_group(make_dash) -> None:
         app.screen.query_one("#path", Input).value = str(target)
         await pilot.press("enter")
         for _ in range(40):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if target.exists():
                 break
         with target.open() as handle:
@@ -120,7 +120,7 @@ async def test_e_in_the_failures_view_exports_the_group(make_dash) -> None:
         assert len(rows) == 37
         assert {r["failure_code"] for r in rows} == {"InvalidParameter"}
         assert {r["failure_message"] for r in rows} == {INVALID}
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert any("Exported 37 tasks" in n for n in notifications(app))
 
 
@@ -130,9 +130,9 @@ async def test_the_view_updates_as_failures_arrive(make_dash) -> None:
     dash: Dash = make_dash(many_failures())
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await settle(pilot)
         new = Task(
             "kyy",
             "video_ok0",
@@ -141,7 +141,7 @@ async def test_the_view_updates_as_failures_arrive(make_dash) -> None:
             failure=Failure(None, "Reference video exceeds maximum total duration."),
         )
         app.apply_batch(FeedBatch(tasks={new.key: new}))
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert " 1×  Reference video exceeds maximum total duration." in app.failures.lines()
         assert "failures: 44 tasks in 4 groups" in screen_text(app)
 

@@ -101,3 +101,44 @@ def test_a_wide_character_is_never_cut_in_half() -> None:
     assert char_boundary(row, 3) == 2
     assert char_boundary(row, 4) == 4
     assert "失败xy" in update({0: row}, (3, 8))
+
+
+def test_another_textual_version_keeps_the_stock_method_and_says_so(caplog) -> None:
+    """A private method may change in any release: on a version the patch was not written
+    for, Textual draws its own partial updates (more bytes, never a wrong screen)."""
+    from tui.app import lean_updates
+
+    lean_updates.uninstall()
+    try:
+        stock = ChopsUpdate.render_segments
+        with caplog.at_level("WARNING", logger="tui.app.lean_updates"):
+            assert lean_updates.install("8.3.0") is False
+        assert ChopsUpdate.render_segments is stock
+        assert not lean_updates.installed()
+        assert "Textual 8.3.0" in caplog.text and "8.2.8" in caplog.text
+    finally:
+        assert lean_updates.install()  # the installed version (8.2.8): patched again
+
+
+def test_the_version_it_was_written_for_gets_the_lean_method() -> None:
+    from tui.app import lean_updates
+
+    lean_updates.uninstall()
+    assert ChopsUpdate.render_segments is not lean_updates.render_segments
+    assert lean_updates.install("8.2.8") is True
+    assert ChopsUpdate.render_segments is lean_updates.render_segments
+    assert lean_updates.textual_version() in lean_updates.PATCHED_VERSIONS
+
+
+def test_importing_the_module_patches_nothing() -> None:
+    """Only `install()` (called by the builder) patches; importing is free of side effects."""
+    import subprocess
+    import sys
+
+    code = (
+        "from textual._compositor import ChopsUpdate\n"
+        "stock = ChopsUpdate.render_segments\n"
+        "import tui.app.lean_updates, tui.app.app\n"
+        "assert ChopsUpdate.render_segments is stock\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -54,7 +54,7 @@ async def test_the_engine_is_made_after_the_first_screenful(tmp_path, monkeypatc
     all) waits until the first rows are on screen, then polling starts as usual."""
     from conftest import make_config, seed_store
 
-    from tui.app.app import SeedanceApp
+    from tui.app.build import build_app
     from tui.app.feeds import LiveFeed, open_feed
     from tui.core.clock import FrozenClock
     from tui.core.store import Store
@@ -67,8 +67,8 @@ async def test_the_engine_is_made_after_the_first_screenful(tmp_path, monkeypatc
         seed_store(store, many_tasks(400), history=False)
         feed = open_feed(store, db_path, config, FrozenClock(1_777_288_500.0))
         assert isinstance(feed, LiveFeed) and not feed.engine_made
-        app = SeedanceApp(
-            store, config, feed, db_path=db_path, clock=FrozenClock(1_777_288_500.0),
+        app = build_app(
+            store, config, db_path, feed=feed, clock=FrozenClock(1_777_288_500.0),
             watch_terminal=False, theme_save_path=tmp_path / "config.toml",
         )  # fmt: skip
         made_at_first_rows = None

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyte
 import pytest
-from conftest import at
+from conftest import at, settle
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.control import Control
@@ -138,7 +138,7 @@ async def drawn(pilot: Any, driver: RecordingDriver) -> None:
     count = -1
     while count != len(driver.written):
         count = len(driver.written)
-        await pilot.pause(0.2)
+        await settle(pilot)
 
 
 def sgr(style: Style, color_system: ColorSystem) -> str:
@@ -196,7 +196,7 @@ async def test_after_a_live_batch_the_terminal_shows_exactly_the_dashboard(make_
                 await pilot.press("pagedown")
             if step == 12:
                 await pilot.press("s")  # another sort: every row changes
-            await pilot.pause(0.05)
+            await settle(pilot)
         await drawn(pilot, driver)
         seen = replay(driver.written)
         fresh = replay(full_repaint(app))
@@ -215,7 +215,7 @@ async def test_partial_updates_send_a_fraction_of_full_repaints(make_dash) -> No
         mark = len(driver.written)
         for step in range(1, 11):
             app.apply_batch(FeedBatch(tasks=progressed(tasks, step)))
-            await pilot.pause(0.05)
+            await settle(pilot)
         await drawn(pilot, driver)
         partial = sum(len(data.encode()) for data in driver.written[mark:]) / 10
         repaint = sum(len(data.encode()) for data in full_repaint(app))

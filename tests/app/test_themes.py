@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from conftest import Dash, notifications, screen_text
+from conftest import Dash, notifications, screen_text, settle
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 
@@ -113,11 +113,11 @@ async def test_app_uses_the_configured_theme_and_remembers_a_switch(make_dash) -
     )
     app = dash.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert app.theme == "seedance-light"
         assert not app.current_theme.dark
         app.theme = "seedance-contrast"
-        await pilot.pause(0.2)
+        await settle(pilot)
         saved = tomllib.loads(config_file.read_text())
         assert saved["ui"]["theme"] == "seedance-contrast"
         assert saved["download"]["enabled"] is True
@@ -129,18 +129,18 @@ async def test_theme_from_the_palette(make_dash) -> None:
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert app.theme == DEFAULT_THEME
         await pilot.press("ctrl+p")
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press(*"theme")
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await settle(pilot)
         await pilot.press(*"seedance-contrast")
-        await pilot.pause(0.4)
+        await settle(pilot)
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert app.theme == "seedance-contrast"
         saved = tomllib.loads((dash.tmp / "config.toml").read_text())
         assert saved["ui"]["theme"] == "seedance-contrast"
@@ -154,14 +154,14 @@ async def test_user_theme_folder_and_unknown_theme_warning(make_dash, tmp_path: 
     dash: Dash = make_dash(ui=UIConfig(theme="nope"), theme_dirs=[*bundled_theme_dirs(), folder])
     app = dash.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert "ocean" in app.available_themes
         assert app.theme == DEFAULT_THEME
         said = "\n".join(notifications(app))
         assert "theme 'nope' (from [ui] theme) is not installed" in said
         assert "bad.toml: not valid TOML" in said
         app.theme = "ocean"
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert app.current_theme.primary == "#0077be"
 
 
@@ -182,12 +182,12 @@ async def test_bundled_themes_show_borders_and_one_running_colour(make_dash) -> 
     dash: Dash = make_dash()
     app = dash.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.press("down")  # the cursor off the running task: its row shows its colour
         for theme in BUNDLED:
             app.theme = theme
             app.table.focus()
-            await pilot.pause(0.1)
+            await settle(pilot)
             strips = app.screen._compositor.render_strips()
             # running reads in one colour: the summary's count, the table's state
             in_summary = next(
@@ -198,7 +198,7 @@ async def test_bundled_themes_show_borders_and_one_running_colour(make_dash) -> 
             # an unfocused pane's border stands out from the background (WCAG 1.4.11: 3:1)
             assert _contrast(_segment(strips, "log: info", "──")) >= 3.0, theme
             app.log_panel.focus()
-            await pilot.pause(0.1)
+            await settle(pilot)
             strips = app.screen._compositor.render_strips()
             assert _contrast(_segment(strips, "9 of 9 tasks", "──")) >= 3.0, theme
             # muted labels are quieter than the numbers they name

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Dash, at, notifications, sample_tasks, screen_text
+from conftest import Dash, at, notifications, sample_tasks, screen_text, settle, wait_until
 
 from tui.app.feeds import LiveFeed, ViewerFeed
 from tui.core.lock import PollerLock
@@ -51,15 +51,6 @@ def holder(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
-async def wait_until(pilot, condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return condition()
-
-
 async def test_viewer_follows_the_pollers_writes_read_only(make_dash, holder) -> None:
     dash: Dash = make_dash(viewer=True)
     app = dash.app
@@ -67,7 +58,7 @@ async def test_viewer_follows_the_pollers_writes_read_only(make_dash, holder) ->
     writer = Store.open(dash.db_path)  # the other process's connection, as far as SQLite knows
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.2)
+            await settle(pilot)
             text = screen_text(app)
             assert f"viewing: pid {holder.pid} polls this store" in text
             assert "9 of 9 tasks" in text
@@ -111,7 +102,7 @@ async def test_viewer_follows_the_pollers_writes_read_only(make_dash, holder) ->
             assert await wait_until(
                 pilot, lambda: app.index.get(("kyy", "video_run1")).state is State.FAILED
             )
-            await pilot.pause(0.4)
+            await settle(pilot)
             text = screen_text(app)
             assert "running -> failed  viewer saw this" in text
             assert "HTTP 429 rate limited" in text
@@ -120,7 +111,7 @@ async def test_viewer_follows_the_pollers_writes_read_only(make_dash, holder) ->
             # read-only: actions that would change the store are refused, with the reason
             for key in ("a", "p", "r", "x"):
                 await pilot.press(key)
-                await pilot.pause(0.05)
+                await settle(pilot)
             refusals = [n for n in notifications(app) if "up to that process" in n]
             assert len(refusals) == 4
             assert all(f"pid {holder.pid} polls this store" in n for n in refusals)
@@ -129,7 +120,7 @@ async def test_viewer_follows_the_pollers_writes_read_only(make_dash, holder) ->
             # a task removed by the poller leaves the view too (removals leave no changed row)
             writer.remove("kyy", ["video_queue1"])
             assert await wait_until(pilot, lambda: ("kyy", "video_queue1") not in app.index)
-            await pilot.pause(0.3)
+            await settle(pilot)
             assert "8 of 8 tasks" in screen_text(app)
     finally:
         writer.close()
@@ -139,19 +130,19 @@ async def test_viewer_takes_over_when_the_poller_stops(make_dash, holder) -> Non
     dash: Dash = make_dash(viewer=True)
     app = dash.app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert app.read_only
         holder.kill()
         holder.wait()
         assert await wait_until(pilot, lambda: not app.read_only, timeout=8)
         assert isinstance(app.feed, LiveFeed)
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert "viewing:" not in screen_text(app)
         held = PollerLock(dash.db_path).holder()
         assert held is not None and held.pid == os.getpid()
         assert any("this dashboard polls the store now" in n for n in notifications(app))
         await pilot.press("p")  # now allowed
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert not any("up to that process" in n for n in notifications(app))
         assert app.engine.paused
 

@@ -5,7 +5,7 @@
 
 `demo` is `seedance-tui demo --tasks N` (tui.app.demo.DemoSession: the simulator and the video
 host on 127.0.0.1, a temp store, the real Engine, a ScaledClock). `dashboard` is
-`seedance-tui dashboard [--paused]` (tui.app.app.run_dashboard) over a store the bench prepared,
+`seedance-tui dashboard [--paused]` (tui.app.build.run_dashboard) over a store the bench prepared,
 with the demo's config (tui.app.demo.demo_config) pointing at a Simulator started here.
 
 Nothing here changes what the app does. `--layout FILE` only reads where the summary, the table,
@@ -86,6 +86,7 @@ def run_demo_child(tasks: int, speed: float, paused: bool, layout: Path | None) 
 def run_dashboard_child(db: Path, folder: Path, paused: bool, layout: Path | None) -> int:
     """`seedance-tui dashboard [--paused]` over a prepared store; providers at a simulator."""
     import tui.app.app as app_module
+    from tui.app.build import run_dashboard
     from tui.app.demo import demo_config
     from tui.sim import Simulator
 
@@ -100,9 +101,7 @@ def run_dashboard_child(db: Path, folder: Path, paused: bool, layout: Path | Non
 
     with Simulator(seed=7) as sim:
         config = demo_config(sim, folder / "videos")
-        return app_module.run_dashboard(
-            db, config, paused=paused, theme_save_path=folder / "config.toml"
-        )
+        return run_dashboard(db, config, paused=paused, theme_save_path=folder / "config.toml")
 
 
 def main() -> int:

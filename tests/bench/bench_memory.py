@@ -76,8 +76,8 @@ def child(db: Path, top: int) -> dict[str, Any]:
     step("start")
     import textual.app  # noqa: F401  (the app imports it; part of every dashboard's memory)
 
+    from tui.app.dashboard_state import BatchStats
     from tui.app.task_view import TaskIndex, TaskView
-    from tui.app.widgets.summary import BatchStats
     from tui.core.engine import Engine
     from tui.core.store import Store
 

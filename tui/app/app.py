@@ -1,135 +1,83 @@
-"""The dashboard: a summary bar, the task table, the detail pane, the failures view, the log.
+"""The dashboard app: a summary bar, the task table, the detail pane, the failures view, the log.
 
-Data flow: the app owns a `TaskIndex` (every task, without `raw`). Changes come from a feed
-(`tui.app.feeds`): `LiveFeed` when this process polls (the engine runs as a worker in this loop,
-`exit_on_error=False`: a crash in it is logged, never fatal), or `ViewerFeed` when another
-process holds the store's `PollerLock` (read-only, the store followed once a second). Callbacks
-only collect; `_tick` applies what was collected once a second inside `batch_update()`, so a
-burst of 1,000 changes costs one repaint (a user's own action applies its result at once).
-Widgets then send only the cells that changed (`widgets/line_diff.py`, `lean_updates.py`).
+Data flow: the app owns a `DashboardState` (every task without `raw`, the batch's sums, the
+downloads in flight). Changes come from a `Feed` (`tui.app.feeds`): the engine of this process
+(a worker in this loop, `exit_on_error=False`: a crash in it is logged, never fatal), or another
+process's writes to the store when that process holds the `PollerLock` (read-only, followed
+once a second). Callbacks only collect; `tick` applies what was collected once a second inside
+`batch_update()`, so a burst of 1,000 changes costs one repaint (a user's own action applies its
+result at once). The screen (`screens/dashboard.py`) then redraws only the cells that changed
+(`widgets/line_diff.py`, `lean_updates.py`).
 
 Everything drawn from upstream strings is `Content` built from plain, cleaned strings: never
 markup, never a raw ESC byte. The app exits cleanly on `q`, SIGHUP, SIGTERM and when its
-terminal goes away (an SSH drop), closing the engine and releasing the lock; the store already
-holds everything (each change is committed as it happens).
+terminal goes away (an SSH drop, `terminal.py`), closing the engine and releasing the lock; the
+store already holds everything (each change is committed as it happens). Build it with
+`tui.app.build.build_app`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import os
-import re
-import signal
-import sys
-import termios
-import threading
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from tui.app import keymap as keys
-from tui.app import lean_updates
-from tui.app.clipboard import copy_text
-from tui.app.feeds import COMMAND, FeedBatch, LiveFeed, ViewerFeed, open_feed
+from tui.app.dashboard_state import DashboardState, SummaryData
+from tui.app.feeds import Feed, FeedBatch
+from tui.app.log_forward import forward_logs
+from tui.app.screens.dashboard import DashboardScreen
 from tui.app.task_view import STATE_RANK, TaskIndex
+from tui.app.terminal import EXIT_HANGUP, EXIT_TERM, ExitSignals, leave_dead_terminal, terminal_gone
 from tui.app.themes import DEFAULT_THEME, ThemeSet, load_themes, user_theme_dir
-from tui.app.widgets.detail import DetailPane
-from tui.app.widgets.failures import FailuresView
-from tui.app.widgets.log_panel import LogPanel
-from tui.app.widgets.summary import BatchStats, SummaryBar, SummaryData
-from tui.app.widgets.task_table import TaskTable
+from tui.core import APP_NAME
 from tui.core.clean import clean_line
 from tui.core.clock import Clock, SystemClock
-from tui.core.model import TERMINAL_STATES, Download, DownloadState, Event, Task
+from tui.core.model import Event, Task
 from tui.core.store import Store
 
 if TYPE_CHECKING:
+    from tui.app.dashboard_state import BatchStats
+    from tui.app.widgets.detail import DetailPane
+    from tui.app.widgets.failures import FailuresView
+    from tui.app.widgets.log_panel import LogPanel
+    from tui.app.widgets.summary import SummaryBar
+    from tui.app.widgets.task_table import TaskTable
     from tui.core.config import Config
+    from tui.core.engine import Engine
 
-Key = tuple[str, str]
-MIN_WIDTH, MIN_HEIGHT = 80, 24
+log = logging.getLogger(__name__)
+
 FLUSH_INTERVAL = 1.0  # seconds between applying the engine's changes: one repaint a second
-EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal went away (everything was saved)
-EXIT_TERM = 143  # 128 + SIGTERM
-EXIT_GRACE = 5.0  # seconds a graceful exit may take once the terminal is gone
 PROGRESSIVE_LOAD_ABOVE = 5_000  # a store larger than this is shown in two steps
 FIRST_PAGE = 200  # tasks shown at once from a large store (more than a screenful)
-_C1 = re.compile(r"[\x7f-\x9f]")
-lean_updates.install()  # only changed cells reach the terminal, colour codes only when they change
 
 
-def _json_for_copy(raw: Any) -> str:
-    """The body as JSON text a person can paste anywhere: non-ASCII kept, C1 controls escaped
-    (json.dumps leaves them raw with ensure_ascii=False, and a terminal could act on them)."""
-    text = raw if isinstance(raw, str) else json.dumps(raw, indent=2, ensure_ascii=False)
-    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+@dataclass(frozen=True)
+class Timings:
+    """The app's clocks, in seconds. Tests shorten them and wait for idle instead of sleeping."""
 
-
-@dataclass
-class _ExportJob:
-    keys: list[Key]
-    format: str
-    path: Path
-    what: str
-
-
-class DashboardScreen(Screen[None]):
-    """The one main screen; its bindings (remappable, see `tui.app.keymap`) drive the app."""
-
-    BINDINGS: ClassVar[list[BindingType]] = keys.bindings("dashboard")
-    AUTO_FOCUS = "TaskTable"
-
-    def compose(self) -> ComposeResult:
-        app = self.app
-        assert isinstance(app, SeedanceApp)
-        with Vertical(id="body"):
-            yield SummaryBar(id="summary")
-            with Horizontal(id="main"):
-                with Vertical(id="left"):
-                    with ContentSwitcher(initial="table", id="switcher"):
-                        yield app.make_table()
-                        yield FailuresView(id="failures")
-                    yield Input(
-                        placeholder="filter: id, model, state, failure… "
-                        "(!text hides matches; esc clears)",
-                        id="filter",
-                    )
-                yield DetailPane(id="detail")
-            yield LogPanel(id="log", max_lines=app.log_lines)
-            yield Footer()
-        yield Static(id="too-small")
-
-    def on_mount(self) -> None:
-        self.query_one("#filter").display = False
-        self.query_one("#detail").display = False
-        self.query_one("#too-small").display = False
-
-    def on_resize(self) -> None:
-        app = self.app
-        if isinstance(app, SeedanceApp):
-            app._check_size()
+    apply: float = FLUSH_INTERVAL  # fold collected changes in and repaint (over SSH each
+    # repaint costs bytes: applying 4 times a second wrote 20 KiB/s while 10,000 tasks polled)
+    viewer: float = 1.0  # a viewer reads the poller's writes to the store
+    detail_debounce: float = 0.08  # a burst of cursor moves loads the detail pane once
+    terminal_check: float = 2.0  # is the terminal still there (a hang-up without SIGHUP)
 
 
 class SeedanceApp(App[int]):
     """The seedance-tui dashboard."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere work too
-    TITLE = "seedance-tui"
+    TITLE = APP_NAME
     ENABLE_COMMAND_PALETTE = False  # its key comes from the keymap (id "palette"), like all keys
     BINDINGS: ClassVar[list[BindingType]] = keys.bindings("app")
 
@@ -137,7 +85,7 @@ class SeedanceApp(App[int]):
         self,
         store: Store,
         config: Config,
-        feed: LiveFeed | ViewerFeed,
+        feed: Feed,
         *,
         clock: Clock | None = None,
         db_path: Path | None = None,
@@ -149,6 +97,7 @@ class SeedanceApp(App[int]):
         log_lines: int = 1000,
         watch_terminal: bool = True,
         handle_signals: bool | None = None,
+        timings: Timings | None = None,
     ) -> None:
         super().__init__()
         self.use_command_palette = True
@@ -164,19 +113,15 @@ class SeedanceApp(App[int]):
         self.log_lines = log_lines
         self.watch_terminal = watch_terminal
         self.handle_signals = handle_signals  # None: only with a real terminal (not in tests)
-        self.index = TaskIndex()
-        self.stats = BatchStats()
-        self._providers: set[str] = set()
-        self._providers_stamp: tuple[int, int] | None = None
+        self.timings = timings or Timings()
+        self.state = DashboardState(config.providers, downloads_enabled=config.download.enabled)
         self.engine_error: str | None = None
         self._engine_worker: Worker[None] | None = None
         self._theme_ready = False
-        self._detail_pending = False
         self._shutting_down = False
-        self._table_title = ""
         self._viewer_timer: Timer | None = None
-        self._previous_handlers: dict[int, Any] = {}
-        self._progress: dict[Key, Any] = {}  # key -> DownloadProgress, see _read_progress
+        self._signals = ExitSignals(self._on_signal, self._terminal_gone)
+        self._stop_forwarding_logs: Callable[[], None] | None = None
         self.theme_set: ThemeSet = load_themes(theme_dirs)
         for theme in self.theme_set.themes.values():
             self.register_theme(theme)
@@ -195,44 +140,26 @@ class SeedanceApp(App[int]):
             if DEFAULT_THEME in self.available_themes:
                 self.theme = DEFAULT_THEME
 
-    # -- building -------------------------------------------------------------------------------
-
-    def make_table(self) -> TaskTable:
-        table = TaskTable(
-            self.index, now=self.clock.now, downloads=self.config.download.enabled, id="table"
-        )
-        self._wire_table(table)
-        return table
-
-    def _wire_table(self, table: TaskTable) -> None:
-        """Next polls and download progress come from the engine, when we run one. Until it
-        is made (after the first frame) a row shows the next poll the store remembers."""
-        feed = self.feed
-        if not isinstance(feed, LiveFeed):
-            return
-        table.next_poll = lambda key: feed.engine.next_poll_at(*key) if feed.engine_made else None
-        if self.config.download.enabled:
-            table.download_progress = self._progress.get
-
-    def _read_progress(self) -> None:
-        """The downloader's table of queued and running downloads, read once a second (it is
-        rebuilt on each call, so rows, counts and the summary share one copy)."""
-        engine = self.engine
-        downloads = engine.downloads() if engine is not None else None
-        self._progress.clear()
-        if downloads is not None:
-            self._progress.update(downloads.progress())
+    # -- what is where --------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen[None]:
-        return DashboardScreen()
+        return DashboardScreen(self)
 
     @property
-    def engine(self) -> Any:
-        return self.feed.engine if isinstance(self.feed, LiveFeed) else None
+    def engine(self) -> Engine | None:
+        return self.feed.engine
 
     @property
     def read_only(self) -> bool:
         return self.feed.read_only
+
+    @property
+    def index(self) -> TaskIndex:
+        return self.state.index
+
+    @property
+    def stats(self) -> BatchStats:
+        return self.state.stats
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -243,29 +170,30 @@ class SeedanceApp(App[int]):
 
     @property
     def table(self) -> TaskTable:
-        return self.dashboard.query_one(TaskTable)
+        return self.dashboard.table
 
     @property
     def detail(self) -> DetailPane:
-        return self.dashboard.query_one(DetailPane)
+        return self.dashboard.detail
 
     @property
     def failures(self) -> FailuresView:
-        return self.dashboard.query_one(FailuresView)
+        return self.dashboard.failures
 
     @property
     def log_panel(self) -> LogPanel:
-        return self.dashboard.query_one(LogPanel)
+        return self.dashboard.log_panel
 
     @property
     def summary(self) -> SummaryBar:
-        return self.dashboard.query_one(SummaryBar)
+        return self.dashboard.summary
 
     # -- life -----------------------------------------------------------------------------------
 
     def on_ready(self) -> None:
         # Started from the app (not the screen's on_mount) so the widgets' messages, created in
-        # the app's context, bubble all the way up to the app's handlers.
+        # the app's context, bubble all the way up to the handlers.
+        self._stop_forwarding_logs = forward_logs(self._show_logged)
         self.start_dashboard()
 
     def start_dashboard(self) -> None:
@@ -277,9 +205,9 @@ class SeedanceApp(App[int]):
         """
         feed = self.feed
         big = (
-            isinstance(feed, LiveFeed)
+            feed.loads_in_steps
             and self.db_path is not None
-            and sum(feed.store.counts().values()) > PROGRESSIVE_LOAD_ABOVE
+            and feed.total() > PROGRESSIVE_LOAD_ABOVE
         )
         if big:
             states = sorted(STATE_RANK, key=STATE_RANK.__getitem__)
@@ -291,17 +219,18 @@ class SeedanceApp(App[int]):
             self._start_following()
 
     def _show_tasks(self, tasks: list[Task]) -> None:
-        self.index.load(tasks)
-        self.stats.load(tasks)
+        self.state.load(tasks)
         self.table.reload()
 
     def _read_whole_store(self) -> None:
         """In a thread: every task, through a Store of this thread's own."""
         assert self.db_path is not None
+        tasks: list[Task] | None
         try:
             with Store.open(self.db_path) as store:
-                tasks: list[Task] | None = store.query()
-        except Exception:  # shown by the fallback below: the loop thread reads it itself
+                tasks = store.query()
+        except Exception:  # the loop thread reads it itself below, and says what went wrong
+            log.warning("could not read the store in the background", exc_info=True)
             tasks = None
         import tui.core.engine  # noqa: F401  the engine is made next: import it off the loop
 
@@ -315,29 +244,30 @@ class SeedanceApp(App[int]):
         """The store is shown: start polling (or following the poller) and the timers."""
         self.log_panel.add_events(self.feed.recent_events())
         for warning in [*self.theme_set.errors, *self.keymap_warnings]:
-            self._warn(warning)
+            self.warn(warning)
         if self.theme_warning:
-            self._warn(self.theme_warning)
+            self.warn(self.theme_warning)
         self._theme_ready = True
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        if isinstance(self.feed, LiveFeed):
+        engine = self.feed.start_engine()
+        if engine is not None:
             if self.start_paused:
-                self.feed.engine.pause()
+                engine.pause()
             self._start_engine()
         else:
-            self._viewer_timer = self.set_interval(1.0, self._viewer_poll)
+            self._viewer_timer = self.set_interval(self.timings.viewer, self._follow)
             self.notify(
                 f"Read-only: {self.feed.status()}. Polling stays with that process.",
                 title="Viewer mode",
                 markup=False,
             )
-        self.set_interval(FLUSH_INTERVAL, self._tick)
-        self._tick()
-        self._check_size()
+        self.set_interval(self.timings.apply, self.tick)
+        self.tick()
+        self.dashboard.check_size()
         if self.handle_signals or (self.handle_signals is None and not self.is_headless):
-            self._install_signal_handlers()
+            self._signals.install()
         if self.watch_terminal and not self.is_headless:
-            self.set_interval(2.0, self._check_terminal)
+            self.set_interval(self.timings.terminal_check, self._check_terminal)
 
     def _start_engine(self) -> None:
         engine = self.engine
@@ -364,507 +294,14 @@ class SeedanceApp(App[int]):
                 timeout=15,
                 markup=False,
             )
-            self._tick()
-        elif worker.group in ("export", "detail-body") and event.state == WorkerState.ERROR:
-            message = clean_line(str(worker.error)) or type(worker.error).__name__
-            self.log_panel.add_events([Event("error", data={"message": message})])
-            self.notify(message, title="Error", severity="error", markup=False)
+            self.tick()
+        elif worker.group == "detail-body" and event.state == WorkerState.ERROR:
+            self.show_error(worker.error)
 
-    def _install_signal_handlers(self) -> None:
-        """SIGHUP / SIGTERM end the dashboard cleanly. Plain `signal.signal` handlers (not the
-        loop's), because they must run before Textual's SIGCONT handler, which the kernel fires
-        right after SIGHUP on a hang-up and which would restart output on the dead terminal."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        loop = asyncio.get_running_loop()
-
-        def on_exit_signal(signum: int, _frame: object) -> None:
-            code = EXIT_HANGUP if signum == signal.SIGHUP else EXIT_TERM
-            if self._terminal_gone():
-                self._leave_dead_terminal(code)
-            loop.call_soon_threadsafe(self._on_signal, signum, code)
-
-        def on_continue(signum: int, frame: object) -> None:
-            if self._terminal_gone():
-                return  # a hang-up, not a resume after ctrl+z: nothing to draw on
-            if callable(previous_cont):
-                previous_cont(signum, frame)
-
-        previous_cont = signal.getsignal(signal.SIGCONT)
-        for signum, handler in (
-            (signal.SIGHUP, on_exit_signal),
-            (signal.SIGTERM, on_exit_signal),
-            (signal.SIGCONT, on_continue),
-        ):
-            self._previous_handlers[signum] = signal.signal(signum, handler)
-
-    def _restore_signal_handlers(self) -> None:
-        for signum, handler in self._previous_handlers.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signum, handler)
-        self._previous_handlers.clear()
-
-    def _on_signal(self, signum: int, code: int) -> None:
-        self.log_panel.add_events([Event("notice", data={"message": f"signal {signum}: exiting"})])
-        self.call_later(self.shutdown, code)
-
-    def _check_terminal(self) -> None:
-        """Once every two seconds: a terminal hung up without a SIGHUP reaching us (e.g. we
-        are not in its foreground group) answers EIO; leave instead of spinning."""
-        if self._terminal_gone():
-            self._leave_dead_terminal(EXIT_HANGUP)
-            self.call_later(self.shutdown, EXIT_HANGUP)
-
-    def _terminal_gone(self) -> bool:
-        if self.is_headless:
-            return False
-        try:
-            termios.tcgetattr(sys.__stdin__.fileno())  # type: ignore[union-attr]
-        except (termios.error, OSError, ValueError, AttributeError):
-            return True
-        return False
-
-    @staticmethod
-    def _leave_dead_terminal(code: int) -> None:
-        """An SSH drop: every write to the hung-up terminal fails (EIO), which kills Textual's
-        writer thread and then blocks the last frame forever. Point the standard fds at
-        /dev/null so the shutdown can write its last frame somewhere, and make sure the process
-        ends even if something still waits on the dead terminal. Nothing is lost by that: every
-        change is committed to the store as it happens, and downloads resume from `.part`."""
-        with contextlib.suppress(OSError):
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.close(null)
-        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(code,))
-        watchdog.daemon = True
-        watchdog.start()
-
-    async def shutdown(self, code: int = 0) -> None:
-        """Stop polling, close the engine (and its clients), release the lock, then exit."""
-        if self._shutting_down:
-            return
-        self._shutting_down = True
-        if self._engine_worker is not None:
-            self._engine_worker.cancel()
-            with contextlib.suppress(Exception):
-                await self._engine_worker.wait()
-        with contextlib.suppress(Exception):
-            await self.feed.close()
-        self._restore_signal_handlers()
-        self.exit(code, return_code=code)
-
-    def on_unmount(self) -> None:
-        self._restore_signal_handlers()
-
-    async def action_quit(self) -> None:
-        await self.shutdown(0)
-
-    # -- applying changes -----------------------------------------------------------------------
-
-    def _apply_pending(self) -> None:
-        if self._closing or not self.screen_stack:  # the screens are going away: nothing to draw
-            return
-        batch = self.feed.drain()
-        if batch:
-            self.apply_batch(batch)
-
-    def apply_batch(self, batch: FeedBatch) -> None:
-        """Fold a batch into the index and every view, in one repaint."""
-        with self.batch_update():
-            changed: set[Key] = set()
-            if batch.reload is not None:
-                self._show_tasks(batch.reload)
-            if batch.removed:
-                changed |= self.index.remove(batch.removed)
-                self.stats.remove(batch.removed)
-            if batch.tasks:
-                tasks = list(batch.tasks.values())
-                if not self.feed.owns_downloads:
-                    tasks = [self._keep_download(t) for t in tasks]
-                changed |= self.index.upsert(tasks)
-                self.stats.update(t for t in tasks if t.key in changed)
-            if batch.downloads:
-                changed |= self._set_downloads(batch.downloads)
-            if changed:
-                self.table.refresh_tasks(changed)
-            if batch.events:
-                self.log_panel.add_events(batch.events)
-            if changed or batch.reload is not None:
-                self._refresh_failures()
-                key = self.detail.task_key
-                if self.detail.display and key is not None and (key in changed or batch.reload):
-                    self._load_detail(key)
-                self._refresh_summary()
-
-    def _keep_download(self, task: Task) -> Task:
-        known = self.index.get(task.key)
-        if known is None or known.download == task.download:
-            return task
-        return task.evolve(download=known.download)
-
-    def _set_downloads(self, downloads: dict[Key, Download]) -> set[Key]:
-        updated = []
-        for key, download in downloads.items():
-            task = self.index.get(key)
-            if task is not None and task.download != download:
-                updated.append(task.evolve(download=download))
-        changed = self.index.upsert(updated)
-        self.stats.update(t for t in updated if t.key in changed)
-        return changed
-
-    def _sync_running_downloads(self) -> None:
-        """Queued and running downloads leave no event: read them off the downloader (only the
-        few in flight), so rows and counts say `waiting` / `45% 3.1 MB/s` while it happens."""
-        wanted: dict[Key, Download] = {}
-        for key, progress in self._progress.items():
-            task = self.index.get(key)
-            if task is None or task.download.state is progress.state:
-                continue
-            if task.download.state in (DownloadState.DONE, DownloadState.EXPIRED):
-                continue
-            wanted[key] = Download(progress.state, path=progress.path)
-        if wanted:
-            changed = self._set_downloads(wanted)
-            if changed:
-                self.table.refresh_tasks(changed)
-
-    def _viewer_poll(self) -> None:
-        feed = self.feed
-        if not isinstance(feed, ViewerFeed):
-            return
-        try:
-            feed.poll()
-        except Exception as exc:  # a busy or vanished store: say so, keep the screen
-            self._warn(f"could not read the store: {exc}")
-            return
-        feed.check(len(self.index))
-        if feed.holder_gone:
-            self._take_over(feed)
-        self._refresh_summary()
-
-    def _take_over(self, viewer: ViewerFeed) -> None:
-        """The poller went away: poll from here now (same lock object, so exit releases it)."""
-        from tui.core.engine import Engine
-        from tui.core.lock import LockHeld
-
-        try:
-            viewer.lock.acquire(COMMAND)
-        except LockHeld:
-            return  # another process was quicker; keep viewing it
-        self.apply_batch(viewer.drain())
-        engine = Engine(self.store, self.config, clock=self.clock)
-        self.feed = LiveFeed(engine, self.store, viewer.lock)
-        if self._viewer_timer is not None:
-            self._viewer_timer.stop()
-            self._viewer_timer = None
-        self._wire_table(self.table)
-        self._start_engine()
-        self.notify(
-            "The other poller stopped; this dashboard polls the store now.",
-            title="Polling",
-            markup=False,
-        )
-
-    def _tick(self) -> None:
-        """Once a second, in one repaint: what the engine changed, the throughput sample, the
-        summary and the table's relative times. (Over SSH each repaint costs bytes: applying
-        changes 4 times a second wrote 20 KiB/s while 10,000 tasks were polled.)"""
-        with self.batch_update():
-            self._apply_pending()
-            counts = self.index.counts()
-            terminal = sum(n for state, n in counts.items() if state in TERMINAL_STATES)
-            self.stats.sample(self.clock.now(), terminal)
-            self._read_progress()
-            self._sync_running_downloads()
-            self._refresh_summary()
-            with contextlib.suppress(Exception):
-                self.table.tick()
-
-    def summary_data(self) -> SummaryData:
-        counts = self.index.counts()
-        live = sum(n for state, n in counts.items() if state not in TERMINAL_STATES)
-        now = self.clock.now()
+    def toggle_pause(self) -> None:
+        """Pause or resume polling; after the engine stopped on an error, start it again."""
         engine = self.engine
-        health: dict[str, tuple[str, str | None]] = {}
-        rps = None
-        speed = 0.0
-        nbytes = 0
-        if engine is not None:
-            # every configured provider with tasks here; "idle" until the engine first asks it
-            with_tasks = self._providers_with_tasks()
-            health = {name: ("idle", None) for name in with_tasks}
-            health.update(
-                (name, (str(h), clean_line(reason)))
-                for name, (h, reason) in engine.health().items()
-            )
-            rps = engine.requests_per_second()
-            for progress in self._progress.values():
-                if progress.state is DownloadState.RUNNING:
-                    speed += progress.speed or 0.0
-                    nbytes += progress.bytes or 0
-        if self.read_only:
-            mode, note = "viewer", self.feed.status()
-        elif self.engine_error:
-            mode, note = "stopped", self.engine_error
-        elif engine is not None and engine.paused:
-            mode, note = "paused", None
-        else:
-            mode, note = "live", None
-        gone, soon = self.stats.expiring(now) if self.config.download.enabled else (0, 0)
-        return SummaryData(
-            counts=counts,
-            now=now,
-            tokens_total=self.stats.tokens_total,
-            tokens_super=self.stats.tokens_super,
-            eta=self.stats.eta(live),
-            rps=rps,
-            health=health,
-            downloads=dict(self.stats.downloads),
-            download_bytes=nbytes,
-            download_speed=speed,
-            expired_urls=gone,
-            expiring_urls=soon,
-            mode=mode,
-            mode_note=note,
-        )
-
-    def _providers_with_tasks(self) -> set[str]:
-        """Configured providers that have tasks here: read off the index only when the number
-        of tasks changed (a scan of 100,000 keys took 23 ms, every second)."""
-        stamp = (self.index.generation, len(self.index))
-        if self._providers_stamp != stamp:
-            self._providers_stamp = stamp
-            self._providers = {key[0] for key in self.index} & set(self.config.providers)
-        return self._providers
-
-    def _refresh_summary(self) -> None:
-        with contextlib.suppress(Exception):
-            self.summary.show(self.summary_data())
-
-    def _refresh_failures(self) -> None:
-        if self.dashboard.query_one(ContentSwitcher).current == "failures":
-            self.failures.set_groups(self.index.failure_groups(), self.index.counts())
-            self._update_left_title()
-
-    # -- the detail pane ------------------------------------------------------------------------
-
-    def _load_detail(self, key: Key) -> None:
-        task = self.store.get(*key, with_raw=True)
-        if task is None:
-            task = self.index.get(key)
-        if task is None:
-            self.detail.clear()
-            return
-        history = self.store.history(*key)
-        engine = self.engine
-        next_poll = engine.next_poll_at(*key) if engine is not None else None
-        progress = self._progress.get(key)
-        self.detail.show(task, history, self.clock.now(), next_poll=next_poll, progress=progress)
-
-    def _schedule_detail(self) -> None:
-        """Cursor moves come in bursts (holding a key down): load the detail once they settle."""
-        if self._detail_pending:
-            return
-        self._detail_pending = True
-
-        def load() -> None:
-            self._detail_pending = False
-            key = self.table.cursor_key
-            if self.detail.display and key is not None:
-                self._load_detail(key)
-
-        self.set_timer(0.08, load)
-
-    @on(TaskTable.Highlighted)
-    def _table_highlighted(self, event: TaskTable.Highlighted) -> None:
-        if self.detail.display and event.key is not None:
-            self._schedule_detail()
-
-    @on(TaskTable.Selected)
-    def _table_selected(self, event: TaskTable.Selected) -> None:
-        self.open_detail(event.key)
-
-    def open_detail(self, key: Key | None) -> None:
-        if key is None:
-            self.notify("No task selected.", severity="warning")
-            return
-        self.detail.display = True
-        self._load_detail(key)
-
-    @on(TaskTable.ViewChanged)
-    def _view_changed(self, event: TaskTable.ViewChanged) -> None:
-        spec = event.spec
-        parts = [f"{event.shown:,} of {event.total:,} tasks"]
-        if spec.state_filter != "all":
-            parts.append(f"state: {spec.state_filter}")
-        if spec.text:
-            parts.append(f"filter: {spec.text}")
-        if spec.failure_group:
-            group = spec.failure_group
-            parts.append(f"failure: {group if len(group) <= 50 else group[:49] + '…'}")
-        self._table_title = clean_line(" · ".join(parts)) or ""
-        self._update_left_title()
-
-    @on(FailuresView.GroupChosen)
-    def _group_chosen(self, event: FailuresView.GroupChosen) -> None:
-        self.table.set_view(failure_group=event.label, state_filter="all")
-        self._show_table()
-
-    def _show_table(self) -> None:
-        self.dashboard.query_one(ContentSwitcher).current = "table"
-        self._update_left_title()
-        self.table.focus()
-
-    _left_title: str | None = None
-
-    def _update_left_title(self) -> None:
-        """The table's counts and filters, or the failures view's totals, above the list."""
-        left = self.dashboard.query_one("#left")
-        # Content, not str: a str title is parsed as markup, and these hold upstream text.
-        if self.dashboard.query_one(ContentSwitcher).current == "failures":
-            title = self.failures.title_text
-        else:
-            title = self._table_title
-        if title != self._left_title:  # assigning a title repaints the whole panel
-            self._left_title = title
-            left.border_title = Content(title)
-
-    # -- actions ---------------------------------------------------------------------------------
-
-    def action_help(self) -> None:
-        from tui.app.screens.help import HelpScreen
-
-        if isinstance(self.screen, HelpScreen):
-            return
-        config_path = self.config.path or self.theme_save_path
-        self.push_screen(
-            HelpScreen(
-                self.user_keymap,
-                themes_hint=str(user_theme_dir()),
-                config_hint=str(config_path) if config_path else "",
-            )
-        )
-
-    def action_detail(self) -> None:
-        if self.detail.display and self.focused is self.detail:
-            self.detail.display = False
-            self.table.focus()
-            return
-        self.open_detail(self.table.cursor_key)
-
-    def action_go_back(self) -> None:
-        """Escape: close the innermost thing open (filter, detail, failures, a group filter)."""
-        dashboard = self.dashboard
-        filter_input = dashboard.query_one("#filter", Input)
-        switcher = dashboard.query_one(ContentSwitcher)
-        spec = self.table.view_spec
-        if filter_input.display:
-            filter_input.value = ""
-            filter_input.display = False
-            self.table.set_view(text="")
-            self.table.focus()
-        elif self.detail.display:
-            self.detail.display = False
-            self.table.focus()
-        elif switcher.current == "failures":
-            self._show_table()
-        elif spec.failure_group is not None:
-            self.table.set_view(failure_group=None)
-        elif spec.text:
-            self.table.set_view(text="")
-
-    def action_filter(self) -> None:
-        filter_input = self.dashboard.query_one("#filter", Input)
-        self._show_table()
-        filter_input.display = True
-        filter_input.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_view(text=event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        if not event.value:
-            event.input.display = False
-        self.table.focus()
-
-    def action_failures(self) -> None:
-        switcher = self.dashboard.query_one(ContentSwitcher)
-        if switcher.current == "failures":
-            self._show_table()
-            return
-        switcher.current = "failures"
-        self._refresh_failures()
-        self.failures.focus()
-
-    def action_toggle_log(self) -> None:
-        panel = self.log_panel
-        panel.display = not panel.display
-
-    def action_cycle_log_level(self) -> None:
-        panel = self.log_panel
-        panel.display = True
-        level = panel.cycle_level()
-        self.notify(f"Log shows {level} and up.", title="Log")
-
-    def action_focus_panel(self) -> None:
-        order = [self.table, self.failures, self.detail, self.log_panel]
-        shown = [w for w in order if w.display and w.parent is not None and w.is_on_screen]
-        if not shown:
-            return
-        current = self.focused
-        index = shown.index(current) if current in shown else -1
-        shown[(index + 1) % len(shown)].focus()
-
-    def action_state_filter(self, word: str) -> None:
-        self._show_table()
-        self.table.set_view(state_filter=word)
-
-    def action_state_step(self, step: int) -> None:
-        words = [word for word, _, _ in keys.STATE_FILTERS]
-        current = self.table.view_spec.state_filter
-        index = words.index(current) if current in words else 0
-        self.action_state_filter(words[(index + step) % len(words)])
-
-    def _selected_key(self) -> Key | None:
-        """The task the user means: the one in the detail pane when it has focus, else the
-        table's cursor."""
-        if self.focused is self.detail and self.detail.task_key is not None:
-            return self.detail.task_key
-        return self.table.cursor_key
-
-    def _refuse_read_only(self, what: str) -> bool:
-        if self.read_only:
-            self.notify(
-                f"Read-only: {self.feed.status()}, so {what} is up to that process.",
-                title="Viewer mode",
-                severity="warning",
-                markup=False,
-            )
-            return True
-        return False
-
-    async def action_poll_now(self) -> None:
-        key = self._selected_key()
-        if key is None:
-            self.notify("No task selected.", severity="warning")
-            return
-        if self._refuse_read_only("polling"):
-            return
-        try:
-            said = await self.engine.poll_now(*key)
-        except Exception as exc:
-            self._warn(f"could not poll {key[1]}: {exc}")
-            return
-        self._apply_pending()  # the user asked: show the answer now, not at the next tick
-        self.notify(f"{key[1]}: {said}", title="Poll", markup=False)
-
-    def action_toggle_pause(self) -> None:
-        if self._refuse_read_only("pausing"):
-            return
-        engine = self.engine
+        assert engine is not None  # only a polling dashboard pauses
         if self.engine_error is not None or (
             self._engine_worker is not None and self._engine_worker.is_finished
         ):
@@ -877,184 +314,144 @@ class SeedanceApp(App[int]):
         else:
             engine.pause()
             self.notify("Polling paused: press p to resume.", title="Polling")
-        self._refresh_summary()
+        self.refresh_summary()
 
-    def action_remove_task(self) -> None:
-        from tui.app.screens.confirm import ConfirmScreen
+    def _on_signal(self, signum: int, code: int) -> None:
+        self.log_panel.add_events([Event("notice", data={"message": f"signal {signum}: exiting"})])
+        self.call_later(self.shutdown, code)
 
-        key = self._selected_key()
-        if key is None:
-            self.notify("No task selected.", severity="warning")
+    def _check_terminal(self) -> None:
+        """A terminal hung up without a SIGHUP reaching us (e.g. we are not in its foreground
+        group) answers EIO; leave instead of spinning."""
+        if self._terminal_gone():
+            leave_dead_terminal(EXIT_HANGUP)
+            self.call_later(self.shutdown, EXIT_HANGUP)
+
+    def _terminal_gone(self) -> bool:
+        return not self.is_headless and terminal_gone()
+
+    async def shutdown(self, code: int = 0) -> None:
+        """Stop polling, close the engine (and its clients), release the lock, then exit."""
+        if self._shutting_down:
             return
-        if self._refuse_read_only("removing tasks"):
-            return
-        question = Content.assemble(
-            "Stop tracking ",
-            (key[1], "bold"),
-            f" at {key[0]}?\n\nIt is only forgotten here: the provider keeps the task, and its "
-            "video is not deleted. You can add the id again later.",
-        )
-
-        async def answered(yes: bool | None) -> None:
-            if yes:
-                await self.remove_tasks([key])
-
-        self.push_screen(ConfirmScreen(question, yes="Stop tracking"), answered)
-
-    async def remove_tasks(self, keys_: Sequence[Key]) -> int:
-        removed = 0
-        by_provider: dict[str, list[str]] = {}
-        for provider, task_id in keys_:
-            by_provider.setdefault(provider, []).append(task_id)
-        for provider, ids in by_provider.items():
-            removed += await self.engine.remove(provider, ids)
-        gone = {k for k in keys_}
-        self.apply_batch(FeedBatch(removed=gone))
-        if self.detail.task_key in gone:
-            self.detail.display = False
-        self.notify(
-            f"Stopped tracking {removed} task{'s' if removed != 1 else ''}.", title="Removed"
-        )
-        return removed
-
-    def action_add_tasks(self) -> None:
-        from tui.app.screens.add_tasks import AddRequest, AddTasksScreen
-
-        if self._refuse_read_only("adding tasks"):
-            return
-
-        async def added(request: AddRequest | None) -> None:
-            if request is not None:
-                await self.add_tasks(request.groups, request.batch)
-
-        self.push_screen(AddTasksScreen(self.config.providers), added)
-
-    async def add_tasks(self, groups: dict[str, list[str]], batch: str | None) -> tuple[int, int]:
-        added = skipped = 0
-        for provider, ids in groups.items():
-            result = await self.engine.add(provider, ids, batch)
-            added += result.added
-            skipped += result.skipped
-        note = f"Added {added} task{'s' if added != 1 else ''}"
-        if skipped:
-            note += f"; {skipped} already tracked"
-        self.log_panel.add_events(
-            [Event("added", provider, data={"count": len(ids)}) for provider, ids in groups.items()]
-        )
-        self.notify(note + ".", title="Add", markup=False)
-        self._apply_pending()
-        return added, skipped
-
-    def action_copy(self, what: str) -> None:
-        key = self._selected_key()
-        if key is None:
-            self.notify("No task selected.", severity="warning")
-            return
-        if what == "id":
-            copy_text(self, key[1], "the task id", path=self.clipboard_file)
-            return
-        task = self.store.get(*key, with_raw=(what == "json"))
-        if task is None:
-            self.notify("That task is no longer tracked.", severity="warning")
-            return
-        if what == "url":
-            url = clean_line(task.video_url)
-            if not url:
-                self.notify(f"{key[1]} has no video URL (yet).", severity="warning", markup=False)
-                return
-            copy_text(self, url, "the video URL", path=self.clipboard_file)
-        else:
-            if task.raw is None:
-                self.notify(
-                    f"No upstream body stored for {key[1]} yet.", severity="warning", markup=False
-                )
-                return
-            copy_text(self, _json_for_copy(task.raw), "the raw JSON", path=self.clipboard_file)
-
-    def action_export(self) -> None:
-        from tui.app.screens.export import ExportRequest, ExportScreen
-
-        switcher = self.dashboard.query_one(ContentSwitcher)
-        stamp = datetime.fromtimestamp(self.clock.now()).strftime("%Y%m%d-%H%M%S")
-        if switcher.current == "failures":
-            label = self.failures.highlighted_group
-            if label is None:
-                self.notify("No failure group to export.", severity="warning")
-                return
-            keys_ = [
-                k
-                for k in self.index
-                if (t := self.index.get(k)) is not None and t.failure and t.failure.label == label
-            ]
-            what = "failure group " + (clean_line(label) or "")
-            stem = f"seedance-failures-{stamp}"
-        else:
-            keys_ = self.table.visible_keys()
-            what = "the current view"
-            stem = f"seedance-export-{stamp}"
-        if not keys_:
-            self.notify("Nothing to export: the view is empty.", severity="warning")
-            return
-
-        def chosen(request: ExportRequest | None) -> None:
-            if request is not None:
-                self.export_tasks(_ExportJob(keys_, request.format, request.path, what))
-
-        self.push_screen(ExportScreen(what, len(keys_), stem, directory=self.export_dir), chosen)
-
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def export_tasks(self, job: _ExportJob) -> None:
-        """Write in a thread with its own store connection: 100,000 bodies never block the UI."""
-        from tui.core.store import Store, TaskFilter
-        from tui.output import WRITERS
-
-        assert self.db_path is not None
-        store = Store.open(self.db_path)
+        self._shutting_down = True
+        if self._engine_worker is not None:
+            self._engine_worker.cancel()
+            try:
+                await self._engine_worker.wait()
+            except Exception:  # the worker's own error was shown when it ended; we are leaving
+                log.debug("the engine worker ended with an error", exc_info=True)
         try:
-            wanted = set(job.keys)
-            found = store.query(TaskFilter(ids=frozenset(k[1] for k in wanted)), with_raw=True)
-        finally:
-            store.close()
-        by_key = {t.key: t for t in found if t.key in wanted}
-        ordered = [by_key[k] for k in job.keys if k in by_key]
-        tmp = job.path.with_name(f".{job.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            count = WRITERS[job.format](handle, ordered)
-        os.replace(tmp, job.path)
-        message = f"Exported {count:,} tasks ({job.what}) to {job.path}"
-        self.call_from_thread(self._exported, message)
+            await self.feed.close()
+        except Exception:  # leave anyway: the store holds every change already
+            log.warning("closing the feed failed", exc_info=True)
+        self._signals.restore()
+        self.exit(code, return_code=code)
 
-    def _exported(self, message: str) -> None:
-        self.log_panel.add_events([Event("notice", data={"message": message})])
-        self.notify(message, title="Export", markup=False)
+    def on_unmount(self) -> None:
+        self._signals.restore()
+        if self._stop_forwarding_logs is not None:
+            self._stop_forwarding_logs()
+            self._stop_forwarding_logs = None
+
+    async def action_quit(self) -> None:
+        await self.shutdown(0)
+
+    # -- applying changes -----------------------------------------------------------------------
+
+    def apply_pending(self) -> None:
+        if self._closing or not self.screen_stack:  # the screens are going away: nothing to draw
+            return
+        batch = self.feed.drain()
+        if batch:
+            self.apply_batch(batch)
+
+    def apply_batch(self, batch: FeedBatch) -> None:
+        """Fold a batch into the state and every view, in one repaint."""
+        with self.batch_update():
+            changed = self.state.apply(batch, owns_downloads=self.feed.owns_downloads)
+            if batch.reload is not None:
+                self.table.reload()
+            self.dashboard.show_changes(changed, batch.events, batch.reload is not None)
+
+    def _follow(self) -> None:
+        """Once a second in a viewer: read what the poller wrote; take over when it left."""
+        feed = self.feed
+        try:
+            successor = feed.follow(len(self.state.index))
+        except Exception as exc:  # a busy or vanished store: say so, keep the screen
+            self.warn(f"could not read the store: {exc}")
+            return
+        if successor is not None:
+            self._take_over(successor)
+        self.refresh_summary()
+
+    def _take_over(self, successor: Feed) -> None:
+        """The poller went away and `successor` polls from here now."""
+        self.apply_batch(self.feed.drain())
+        self.feed = successor
+        successor.start_engine()
+        if self._viewer_timer is not None:
+            self._viewer_timer.stop()
+            self._viewer_timer = None
+        self.dashboard.wire_table()
+        self._start_engine()
+        self.notify(
+            "The other poller stopped; this dashboard polls the store now.",
+            title="Polling",
+            markup=False,
+        )
+
+    def tick(self) -> None:
+        """Once a second, in one repaint: what the engine changed, the throughput sample, the
+        summary and the table's relative times."""
+        if self._closing or not self.screen_stack:  # the screens are going away
+            return
+        try:
+            table = self.table
+        except NoMatches:  # the screen is not composed yet, or its widgets are being removed
+            return
+        with self.batch_update():
+            self.apply_pending()
+            self.state.sample(self.clock.now())
+            engine = self.engine
+            downloader = engine.downloads() if engine is not None else None
+            changed = self.state.read_progress(
+                downloader.progress() if downloader is not None else None
+            )
+            if changed:
+                table.refresh_tasks(changed)
+            self.refresh_summary()
+            table.tick()
+
+    def summary_data(self) -> SummaryData:
+        engine = self.engine
+        note: str | None = None
+        if self.read_only:
+            mode, note = "viewer", self.feed.status()
+        elif self.engine_error:
+            mode, note = "stopped", self.engine_error
+        elif engine is not None and engine.paused:
+            mode = "paused"
+        else:
+            mode = "live"
+        return self.state.summary_data(self.clock.now(), engine, mode, note)
+
+    def refresh_summary(self) -> None:
+        try:
+            summary = self.summary
+        except NoMatches:  # not composed yet, or being taken down: nothing to draw on
+            return
+        summary.show(self.summary_data())
 
     # -- the command palette ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not isinstance(screen, DashboardScreen):
-            return
-        yield SystemCommand("Add task ids", "Track more tasks (a)", self.action_add_tasks)
-        yield SystemCommand(
-            "Pause / resume polling", "Stop or restart polls (p)", self.action_toggle_pause
-        )
-        yield SystemCommand("Failures", "Failed tasks grouped by reason (f)", self.action_failures)
-        yield SystemCommand("Export the view", "Write csv / json / jsonl (e)", self.action_export)
-        yield SystemCommand(
-            "Toggle the log", "Show or hide the log panel (l)", self.action_toggle_log
-        )
-        yield SystemCommand(
-            "Log level", "Cycle debug / info / warning / error (L)", self.action_cycle_log_level
-        )
-        yield SystemCommand("Help", "Every key and what it does (?)", self.action_help)
-        for word, key, label in keys.STATE_FILTERS:
-            yield SystemCommand(
-                f"Show {label} tasks",
-                f"State filter ({key})",
-                lambda word=word: self.action_state_filter(word),
-            )
+        if isinstance(screen, DashboardScreen):
+            yield from screen.system_commands()
 
-    # -- themes -----------------------------------------------------------------------------------
+    # -- themes ---------------------------------------------------------------------------------
 
     def _theme_changed(self, theme: Any) -> None:
         if not self._theme_ready or self.theme_save_path is None:
@@ -1064,75 +461,25 @@ class SeedanceApp(App[int]):
         try:
             save_ui_theme(self.theme_save_path, theme.name)
         except (ConfigError, OSError) as exc:
-            self._warn(f"could not remember the theme: {exc}")
+            self.warn(f"could not remember the theme: {exc}")
 
-    # -- small terminals ------------------------------------------------------------------------
+    # -- telling the user -----------------------------------------------------------------------
 
-    def _check_size(self) -> None:
-        width, height = self.size
-        small = width < MIN_WIDTH or height < MIN_HEIGHT
-        try:
-            body = self.dashboard.query_one("#body")
-            message = self.dashboard.query_one("#too-small", Static)
-        except NoMatches:  # a resize before the screen is composed
-            return
-        body.display = not small
-        message.display = small
-        if small:
-            message.update(
-                Content.assemble(
-                    ("seedance-tui needs a terminal of at least ", ""),
-                    (f"{MIN_WIDTH}×{MIN_HEIGHT}", "bold"),
-                    f".\nThis one is {width}×{height}: make the window bigger.\n\n"
-                    "Polling goes on meanwhile. q quits.",
-                )
-            )
-
-    # -- helpers ----------------------------------------------------------------------------------
-
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
         text = clean_line(message) or ""
         self.log_panel.add_events([Event("notice", data={"message": text})])
         self.notify(text, severity="warning", timeout=10, markup=False)
 
+    def show_error(self, error: BaseException | None) -> None:
+        message = clean_line(str(error)) or type(error).__name__
+        self.log_panel.add_events([Event("error", data={"message": message})])
+        self.notify(message, title="Error", severity="error", markup=False)
 
-# ------------------------------------------------------------------------------------------------
-# entry points
-
-
-def run_dashboard(
-    db_path: Path,
-    config: Config,
-    *,
-    paused: bool = False,
-    clock: Clock | None = None,
-    theme_save_path: Path | None = None,
-) -> int:
-    """Open the dashboard on `db_path`: polling it (this process takes the PollerLock) or, when
-    another process already polls it, viewing it read-only. Returns the exit code."""
-    from tui.core.config import resolve_config_path
-    from tui.core.store import Store
-
-    clock = clock or SystemClock()
-    store = Store.open(db_path)
-    feed: LiveFeed | ViewerFeed | None = None
-    try:
-        feed = open_feed(store, db_path, config, clock)
-        app = SeedanceApp(
-            store,
-            config,
-            feed,
-            clock=clock,
-            db_path=db_path,
-            paused=paused,
-            theme_save_path=theme_save_path or config.path or resolve_config_path(None),
-        )
-        app.run()
-        return app.return_code or 0
-    finally:
-        if feed is not None:
-            feed.lock.release()
-        store.close()
+    def _show_logged(self, events: list[Event]) -> None:
+        """Warnings and errors logged anywhere in `tui` (see `log_forward.py`)."""
+        if self._closing or not self.screen_stack:
+            return
+        self.log_panel.add_events(events)
 
 
-__all__ = ["EXIT_HANGUP", "SeedanceApp", "run_dashboard"]
+__all__ = ["EXIT_HANGUP", "EXIT_TERM", "SeedanceApp", "Timings"]

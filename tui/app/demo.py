@@ -15,6 +15,7 @@ app starts paused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shutil
 import tempfile
@@ -31,6 +32,9 @@ PROVIDER_NAMES = {"newapi": "anyfast-sim", "kyy": "kyy-sim", "ark": "ark-sim"}
 DEFAULT_TASKS = 300
 DEFAULT_SPEED = 5.0  # a 3-minute generation takes 36 s: fast enough to watch, slow enough to read
 DEFAULT_SEED = 7
+# (tasks, seed, frozen instant) -> the store after `prefill`: a still picture polls 300 tasks
+# once (2 s), and the screenshots and snapshot tests draw the same picture eight times.
+_PREFILLED: dict[tuple[int, int, float], bytes] = {}
 
 
 @dataclass
@@ -43,6 +47,7 @@ class DemoSession:
     speed: float = DEFAULT_SPEED
     ui: UIConfig = field(default_factory=UIConfig)
     prefill: bool = False
+    reuse_prefill: bool = False  # a still picture built again reuses the store polled first
     paused: bool = False
     theme_save_path: Path | None = None
     app_options: dict[str, Any] = field(default_factory=dict)
@@ -66,32 +71,40 @@ class DemoSession:
 
     def build(self) -> Any:
         """Fill the store with a demo batch and return the (not yet running) app."""
-        from tui.app.app import SeedanceApp
-        from tui.app.feeds import LiveFeed
-        from tui.core.engine import Engine
-        from tui.core.lock import PollerLock
+        from tui.app.build import build_app
+        from tui.app.feeds import engine_factory
         from tui.core.store import Store
 
         assert self.clock is not None
+        still = (self.tasks, self.seed, self.clock.now()) if self._frozen_prefill() else None
+        if still is not None and still in _PREFILLED:
+            self.db_path.write_bytes(_PREFILLED[still])  # the same picture, already polled
         store = self._store = Store.open(self.db_path)
-        add_demo_batch(self.sim, store, self.tasks, self.clock)
-        if self.prefill:
-            prefill(self.db_path, self.config, self.clock)
-        lock = PollerLock(self.db_path)
-        lock.acquire("seedance-tui demo")
+        if still is None or still not in _PREFILLED:
+            add_demo_batch(self.sim, store, self.tasks, self.clock)
+            if self.prefill:
+                prefill(self.db_path, self.config, self.clock)
+            if still is not None:
+                _PREFILLED[still] = _store_image(self.db_path)
         # a seeded rng: poll jitter (next-poll countdowns) is the same on every run
-        engine = Engine(store, self.config, clock=self.clock, rng=random.Random(self.seed))
-        self.app = SeedanceApp(
+        make_engine = engine_factory(store, self.config, self.clock, random.Random(self.seed))
+        self.app = build_app(
             store,
             self.config,
-            LiveFeed(engine, store, lock),
+            self.db_path,
+            make_engine=make_engine,
+            command="seedance-tui demo",
             clock=self.clock,
-            db_path=self.db_path,
             paused=self.paused or self.prefill,
             theme_save_path=self.theme_save_path,
             **self.app_options,
         )
         return self.app
+
+    def _frozen_prefill(self) -> bool:
+        """A still picture (frozen clock, prefilled, so paused): its store is the same on every
+        build with the same tasks, seed and instant."""
+        return self.reuse_prefill and self.prefill and isinstance(self.clock, FrozenClock)
 
     def close(self) -> None:
         if self._store is not None:
@@ -178,6 +191,14 @@ def prefill(db_path: Path, config: Config, clock: Clock) -> None:
     thread.join()
     if errors:
         raise errors[0]
+
+
+def _store_image(db_path: Path) -> bytes:
+    """The whole SQLite database (its WAL included) as the bytes of one file."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        return conn.serialize()
 
 
 def run_demo(

@@ -7,19 +7,22 @@
   read-only and follows the store once a second: `changed_since()` for tasks, `events_after()`
   for the log. When the poller goes away, the viewer offers to take over (`holder_gone`).
 
-Both hand the app a `FeedBatch` from `drain()`; neither touches a widget.
+Both hand the app a `FeedBatch` from `drain()`; neither touches a widget. The app holds either
+through the `Feed` protocol and never asks which one it has: a viewer has no engine, and its
+`follow()` hands over a `LiveFeed` when it took the store over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from tui.core.model import Download, DownloadState, Event, State, Task
+from tui.core.model import Download, DownloadState, Event, Key, State, Task
 from tui.core.store import TaskFilter
 
 if TYPE_CHECKING:
+    import random
     from pathlib import Path
 
     from tui.core.clock import Clock
@@ -29,8 +32,6 @@ if TYPE_CHECKING:
     from tui.core.store import Store
 
 COMMAND = "seedance-tui dashboard"  # what other processes see as the lock's holder
-
-Key = tuple[str, str]
 HISTORY_EVENTS = 200  # events shown in the log at start, for context
 
 
@@ -66,23 +67,77 @@ def download_from_event(data: dict[str, object]) -> Download | None:
     )
 
 
-def open_feed(
-    store: Store, db_path: Path, config: Config, clock: Clock, *, command: str = COMMAND
-) -> LiveFeed | ViewerFeed:
-    """Poll the store from here if nobody else does (take its PollerLock), else view it."""
-    from tui.core.lock import LockHeld, PollerLock
+class Feed(Protocol):
+    """Where the dashboard's changes come from, as the app sees it."""
 
-    lock = PollerLock(db_path)
-    try:
-        lock.acquire(command)
-    except LockHeld:
-        return ViewerFeed(store, lock, lock.holder())
+    read_only: bool  # True: another process polls, this dashboard only follows
+    owns_downloads: bool  # True: batches carry the download state (store rows)
+    loads_in_steps: bool  # True: a large store may be shown first page first (`first_page`)
+    lock: PollerLock | None
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine polling from this process, once `start_engine()` made it."""
+        ...
+
+    def start_engine(self) -> Engine | None:
+        """Make the engine (once) and return it; None when this feed does not poll."""
+        ...
+
+    def initial(self) -> list[Task]: ...
+    def first_page(self, limit: int, states: Sequence[State]) -> list[Task]: ...
+    def total(self) -> int: ...
+    def recent_events(self) -> list[Event]: ...
+    def status(self) -> str | None: ...
+    def drain(self) -> FeedBatch: ...
+
+    def follow(self, shown: int) -> Feed | None:
+        """Once a second: read what another process wrote; returns the feed to use from now on
+        when this one took the polling over (None: keep this one)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+EngineFactory = Callable[[], "Engine"]
+
+
+def engine_factory(
+    store: Store, config: Config, clock: Clock, rng: random.Random | None = None
+) -> EngineFactory:
+    """A function that makes the engine: it is called after the dashboard's first frame
+    (importing the engine and httpx is 0.08 s of a 0.5 s start). `rng`: a seeded one makes
+    the poll jitter the same on every run (the demo's pictures)."""
 
     def make_engine() -> Engine:
         from tui.core.engine import Engine
 
-        return Engine(store, config, clock=clock)
+        if rng is None:
+            return Engine(store, config, clock=clock)
+        return Engine(store, config, clock=clock, rng=rng)
 
+    return make_engine
+
+
+def open_feed(
+    store: Store,
+    db_path: Path,
+    config: Config,
+    clock: Clock,
+    *,
+    command: str = COMMAND,
+    make_engine: EngineFactory | None = None,
+) -> Feed:
+    """Poll the store from here if nobody else does (take its PollerLock), else view it.
+    `make_engine` defaults to `engine_factory(store, config, clock)`."""
+    from tui.core.lock import LockHeld, PollerLock
+
+    lock = PollerLock(db_path)
+    make_engine = make_engine or engine_factory(store, config, clock)
+    try:
+        lock.acquire(command)
+    except LockHeld:
+        return ViewerFeed(store, lock, lock.holder(), make_engine=make_engine, command=command)
     return LiveFeed(make_engine, store, lock)
 
 
@@ -125,43 +180,40 @@ class LiveFeed(_Collector):
 
     read_only = False
     owns_downloads = False
+    loads_in_steps = True
 
     def __init__(
-        self,
-        engine: Engine | Callable[[], Engine],
-        store: Store,
-        lock: PollerLock | None = None,
+        self, make_engine: EngineFactory, store: Store, lock: PollerLock | None = None
     ) -> None:
-        """`engine`, or a function that makes it: then it is made on first use, after the
-        dashboard's first frame (importing the engine and httpx is 0.08 s of a 0.5 s start)."""
+        """`make_engine` is called by `start_engine()`, after the dashboard's first frame."""
         super().__init__()
         self.store = store
         self.lock = lock
         self._engine: Engine | None = None
-        self._make_engine = engine if callable(engine) else None
-        if not callable(engine):
-            self._attach(engine)
+        self._make_engine = make_engine
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            assert self._make_engine is not None
-            self._attach(self._make_engine())
-        assert self._engine is not None
+    def engine(self) -> Engine | None:
         return self._engine
 
     @property
     def engine_made(self) -> bool:
-        """Whether the engine exists yet (asking `engine` makes it)."""
+        """Whether `start_engine()` made the engine yet."""
         return self._engine is not None
 
-    def _attach(self, engine: Engine) -> None:
-        self._engine = engine
-        engine.subscribe(self.on_event)
-        engine.subscribe_tasks(self.on_task)
+    def start_engine(self) -> Engine:
+        if self._engine is None:
+            engine = self._make_engine()
+            engine.subscribe(self.on_event)
+            engine.subscribe_tasks(self.on_task)
+            self._engine = engine
+        return self._engine
 
     def initial(self) -> list[Task]:
         return self.store.query()
+
+    def total(self) -> int:
+        return sum(self.store.counts().values())
 
     def first_page(self, limit: int, states: Sequence[State]) -> list[Task]:
         """The first `limit` tasks in `states` order (the table's default sort), read through
@@ -181,6 +233,9 @@ class LiveFeed(_Collector):
     def status(self) -> str | None:
         return None
 
+    def follow(self, shown: int) -> Feed | None:
+        return None  # the engine reports through callbacks: nothing to read
+
     async def close(self) -> None:
         try:
             if self._engine is not None:
@@ -195,21 +250,45 @@ class ViewerFeed(_Collector):
 
     read_only = True
     owns_downloads = True  # store rows carry the download state the poller wrote
+    loads_in_steps = False  # `initial()` also marks where following starts: read it at once
 
-    def __init__(self, store: Store, lock: PollerLock, holder: LockHolder | None) -> None:
+    engine = None  # this process does not poll
+
+    def __init__(
+        self,
+        store: Store,
+        lock: PollerLock,
+        holder: LockHolder | None,
+        *,
+        make_engine: EngineFactory | None = None,
+        command: str = COMMAND,
+    ) -> None:
+        """`make_engine` makes the engine when the poller goes away and this dashboard takes
+        over (None: keep viewing)."""
         super().__init__()
         self.store = store
         self.lock = lock
         self.holder = holder
         self.holder_gone = False
+        self._make_engine = make_engine
+        self._command = command
         self._seq = 0
         self._event_id = 0
         self.stored: int | None = None
         self.want_reload = False
 
+    def start_engine(self) -> None:
+        return None
+
     def initial(self) -> list[Task]:
         self._seq, tasks = self.store.changed_since(0)
         return tasks
+
+    def first_page(self, limit: int, states: Sequence[State]) -> list[Task]:
+        return self.initial()[:limit]
+
+    def total(self) -> int:
+        return sum(self.store.counts().values())
 
     def recent_events(self) -> list[Event]:
         self._event_id = self.store.last_event_id()
@@ -251,6 +330,22 @@ class ViewerFeed(_Collector):
         (a removal leaves no changed row to follow), so the next poll reloads everything."""
         if self.stored is not None and shown > self.stored:
             self.want_reload = True
+
+    def follow(self, shown: int) -> Feed | None:
+        """Read the poller's writes; when the poller went away, take its lock and return a
+        `LiveFeed` that polls from here (same lock object, so exit releases it). What this feed
+        collected stays here to drain."""
+        self.poll()
+        self.check(shown)
+        if not self.holder_gone or self._make_engine is None:
+            return None
+        from tui.core.lock import LockHeld
+
+        try:
+            self.lock.acquire(self._command)
+        except LockHeld:
+            return None  # another process was quicker; keep viewing it
+        return LiveFeed(self._make_engine, self.store, self.lock)
 
     async def close(self) -> None:
         return None

@@ -13,12 +13,17 @@ them while a batch ran:
   when the colour changes, attributes are reset only when they change, and the update ends
   with one reset, so the terminal is left as Textual expects.
 
-`install()` replaces that one method, once, before the first frame.
+`install()` replaces that one method, once, before the first frame, and only on the Textual
+version(s) it was written against (`PATCHED_VERSIONS`): on any other the stock method stays and
+a log line says so. A private method may change in any release; a stale copy of it would draw a
+wrong screen, while the stock one only sends more bytes.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 
 from rich.cells import cell_len
 from rich.color import ColorSystem
@@ -28,11 +33,15 @@ from rich.style import Style
 from textual._compositor import ChopsUpdate
 from textual.strip import Strip
 
+log = logging.getLogger(__name__)
+
+PATCHED_VERSIONS = frozenset({"8.2.8"})  # Textual releases whose render_segments this replaces
 RESET = "\x1b[0m"
 Codes = tuple[str, str | None, str | None]
 """A style as SGR parameters: (attributes, foreground, background); "" / None when unset."""
 
 _installed = False
+_STOCK = ChopsUpdate.render_segments
 
 
 def char_boundary(strip: Strip, offset: int) -> int:
@@ -133,9 +142,40 @@ def render_segments(self: ChopsUpdate, console: Console) -> str:
     return "".join(sequences)
 
 
-def install() -> None:
-    """Patch Textual once (idempotent); the app calls this before its first frame."""
+def textual_version() -> str | None:
+    try:
+        return version("textual")
+    except PackageNotFoundError:
+        return None
+
+
+def install(installed_version: str | None = None) -> bool:
+    """Patch Textual once (idempotent) when its version is one this was written against;
+    returns whether the lean method is in place. The app's builder calls this before the
+    first frame. `installed_version` defaults to the installed Textual's."""
     global _installed
-    if not _installed:
-        ChopsUpdate.render_segments = render_segments  # type: ignore[method-assign]
-        _installed = True
+    if _installed:
+        return True
+    found = installed_version if installed_version is not None else textual_version()
+    if found not in PATCHED_VERSIONS:
+        log.warning(
+            "Textual %s: partial updates are drawn by Textual itself (lean updates are written "
+            "for Textual %s)",
+            found or "(version unknown)",
+            ", ".join(sorted(PATCHED_VERSIONS)),
+        )
+        return False
+    ChopsUpdate.render_segments = render_segments  # type: ignore[method-assign]
+    _installed = True
+    return True
+
+
+def uninstall() -> None:
+    """Put Textual's own method back (tests that pretend another version start from here)."""
+    global _installed
+    ChopsUpdate.render_segments = _STOCK  # type: ignore[method-assign]
+    _installed = False
+
+
+def installed() -> bool:
+    return _installed

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from tui.app.demo import DemoSession
 from tui.app.themes import DEFAULT_THEME, bundled_theme_dirs
 from tui.app.widgets.summary import SummaryBar
+from tui.core import APP_NAME
 from tui.core.clock import FrozenClock
 from tui.core.config import UIConfig
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 T0 = 1_777_288_500.0  # 2026-04-27 11:15:00 UTC: the frozen "now" of every picture
 SEED = 9  # at T0 this batch already has failures of every kind (seed 7 has no InvalidParameter)
 TASKS = 300
-TITLE = "seedance-tui"  # the window title drawn in the SVG (the app's TITLE)
+TITLE = APP_NAME  # the window title drawn in the SVG (the app's TITLE)
 TIMEZONE = "UTC"  # the detail pane and the log show local times: pin the zone
 SIZES: dict[str, tuple[int, int]] = {"": (120, 40), "-80x24": (80, 24)}
 FAILURE_CODE = "InvalidParameter"  # the failed task shown in detail: a failure that is clear
@@ -151,6 +152,7 @@ def demo_session(theme: str = DEFAULT_THEME) -> DemoSession:
         seed=SEED,
         clock=FrozenClock(T0),
         prefill=True,
+        reuse_prefill=True,  # every shot starts from the same polled store: poll it once
         ui=UIConfig(theme=theme),
         # the bundled themes only: a user's own `seedance-light.toml` must not restyle these
         app_options={"watch_terminal": False, "theme_dirs": bundled_theme_dirs()},
@@ -164,7 +166,7 @@ def shot_app(shot: Shot) -> Iterator[SeedanceApp]:
     try:
         yield session.build()
     finally:
-        if session.app is not None:
+        if session.app is not None and session.app.feed.lock is not None:
             session.app.feed.lock.release()
         session.close()
 

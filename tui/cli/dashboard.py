@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     config = load_config(args)
     _need_terminal()
-    from tui.app.app import run_dashboard
+    from tui.app.build import run_dashboard
 
     return (
         run_dashboard(db_path(args), config, paused=args.paused, theme_save_path=config_path(args))

@@ -7,16 +7,11 @@
    expired downloads and soon-expiring URLs in loud colours;
 4. each provider's health (ok, backing off, auth failed, down) with its reason.
 
-`BatchStats` (pure) keeps the sums incrementally, so a burst of 1,000 changed tasks costs 1,000
-dictionary updates, never a scan of 100,000 tasks. The bar repaints only the cells that changed
-(a 1 Hz refresh over SSH costs bytes).
+The numbers come from `tui.app.dashboard_state` (no Textual there); the bar repaints only the
+cells that changed (a 1 Hz refresh over SSH costs bytes).
 """
 
 from __future__ import annotations
-
-from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from textual.content import Content
 from textual.geometry import Size
@@ -24,13 +19,11 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widget import Widget
 
+from tui.app.dashboard_state import SummaryData
 from tui.app.format import compact_duration, count_cell, size_cell
 from tui.app.widgets.line_diff import DrawnLines
-from tui.core.model import TERMINAL_STATES, DownloadState, State, Task
+from tui.core.model import TERMINAL_STATES, DownloadState, State
 
-Key = tuple[str, str]
-EXPIRY_WARNING = 3600.0  # a finished video whose URL dies within this many seconds is flagged
-THROUGHPUT_WINDOW = 600.0  # seconds of history the ETA is computed from
 SUMMARY_LINES = 4  # progress, states, tokens and downloads, providers
 BLANK = "\n" * (SUMMARY_LINES - 1)  # what the bar shows before its first update
 BAR, MIN_BAR = 24, 10  # cells of the progress bar: at most, and at least when space is short
@@ -54,116 +47,6 @@ HEALTH_STYLE = {
     "auth failed": "bold $error",
     "down": "bold $error",
 }
-
-
-@dataclass
-class BatchStats:
-    """Token and download sums over every task, kept up to date change by change."""
-
-    tokens_total: int = 0
-    tokens_super: int = 0
-    downloads: dict[DownloadState, int] = field(
-        default_factory=lambda: dict.fromkeys(DownloadState, 0)
-    )
-    # key -> (total tokens, super-resolution tokens, download state)
-    _rows: dict[Key, tuple[int, int, DownloadState]] = field(default_factory=dict)
-    # key -> url expiry, for the few rows at risk only: the 1 Hz check never scans every task
-    _at_risk: dict[Key, float] = field(default_factory=dict)
-    _samples: deque[tuple[float, int]] = field(default_factory=deque)
-
-    def update(self, tasks: Iterable[Task]) -> None:
-        for task in tasks:
-            self._drop(task.key)
-            total = task.tokens.total or 0
-            sup = task.tokens.super_resolution or 0
-            if (
-                task.state is State.SUCCEEDED
-                and task.url_expires_at is not None
-                and task.download.state not in (DownloadState.DONE, DownloadState.EXPIRED)
-            ):
-                self._at_risk[task.key] = task.url_expires_at.timestamp()
-            self._rows[task.key] = (total, sup, task.download.state)
-            self.tokens_total += total
-            self.tokens_super += sup
-            self.downloads[task.download.state] += 1
-
-    def remove(self, keys: Iterable[Key]) -> None:
-        for key in keys:
-            self._drop(key)
-
-    def load(self, tasks: Iterable[Task]) -> None:
-        self._rows.clear()
-        self._at_risk.clear()
-        self.tokens_total = self.tokens_super = 0
-        self.downloads = dict.fromkeys(DownloadState, 0)
-        self.update(tasks)
-
-    def _drop(self, key: Key) -> None:
-        old = self._rows.pop(key, None)
-        self._at_risk.pop(key, None)
-        if old is not None:
-            self.tokens_total -= old[0]
-            self.tokens_super -= old[1]
-            self.downloads[old[2]] -= 1
-
-    def expiring(self, now: float, within: float = EXPIRY_WARNING) -> tuple[int, int]:
-        """(finished videos whose URL already expired undownloaded, ones expiring within)."""
-        gone = soon = 0
-        for at in self._at_risk.values():
-            if at <= now:
-                gone += 1
-            elif at - now <= within:
-                soon += 1
-        return gone, soon
-
-    # -- throughput ---------------------------------------------------------------------------
-
-    def sample(self, now: float, terminal: int) -> None:
-        """Record how many tasks had finished at `now` (clock seconds)."""
-        samples = self._samples
-        if samples and terminal < samples[-1][1]:
-            samples.clear()  # tasks were removed: old samples no longer compare
-        samples.append((now, terminal))
-        while len(samples) > 2 and now - samples[1][0] >= THROUGHPUT_WINDOW:
-            samples.popleft()
-
-    def throughput(self) -> float | None:
-        """Tasks finishing per second over the window, None until there is something to go by."""
-        if len(self._samples) < 2:
-            return None
-        (t0, n0), (t1, n1) = self._samples[0], self._samples[-1]
-        if t1 - t0 < 5 or n1 <= n0:
-            return None
-        return (n1 - n0) / (t1 - t0)
-
-    def eta(self, live: int) -> float | None:
-        """Seconds until every live task is finished at the observed rate."""
-        rate = self.throughput()
-        if live == 0:
-            return 0.0
-        if rate is None or rate <= 0:
-            return None
-        return live / rate
-
-
-@dataclass(frozen=True)
-class SummaryData:
-    """Everything the bar shows, gathered by the app once per refresh."""
-
-    counts: Mapping[State, int]
-    now: float
-    tokens_total: int = 0
-    tokens_super: int = 0
-    eta: float | None = None
-    rps: float | None = None
-    health: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
-    downloads: Mapping[DownloadState, int] = field(default_factory=dict)
-    download_bytes: int = 0
-    download_speed: float = 0.0
-    expired_urls: int = 0
-    expiring_urls: int = 0
-    mode: str = "live"  # "live" | "paused" | "viewer" | "stopped"
-    mode_note: str | None = None  # viewer: "pid 4242 polls this store"
 
 
 def progress_bar(done: int, total: int, width: int = BAR) -> str:

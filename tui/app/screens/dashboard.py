@@ -1,0 +1,579 @@
+"""The dashboard screen: what is drawn (summary, table or failures, detail, log) and what the
+user's keys do there.
+
+The app (`tui.app.app`) owns the data flow: it folds each batch into `DashboardState` and then
+asks this screen to `show_changes`. The screen owns the widgets and the actions; an action that
+changes tasks (add, remove, poll now) goes through the feed's engine and then shows its result
+at once, not at the next tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from tui.app import keymap as keys
+from tui.app.clipboard import copy_text
+from tui.app.export_job import ExportJob, json_for_copy, write_export
+from tui.app.feeds import FeedBatch
+from tui.app.widgets.detail import DetailPane
+from tui.app.widgets.failures import FailuresView
+from tui.app.widgets.log_panel import LogPanel
+from tui.app.widgets.summary import SummaryBar
+from tui.app.widgets.task_table import TaskTable
+from tui.core import APP_NAME
+from tui.core.clean import clean_line
+from tui.core.model import Event, Key
+
+if TYPE_CHECKING:
+    from tui.app.app import SeedanceApp
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+def _on_screen(binding: BindingType) -> BindingType:
+    """The keymap names the dashboard's actions `app.<action>`; they live on this screen."""
+    if isinstance(binding, Binding) and binding.action.startswith("app."):
+        name = binding.action.removeprefix("app.")
+        if name.split("(")[0] != "quit":
+            return replace(binding, action=name)
+    return binding
+
+
+class DashboardScreen(Screen[None]):
+    """The one main screen; its bindings (remappable, see `tui.app.keymap`) drive the app."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [_on_screen(b) for b in keys.bindings("dashboard")]
+    AUTO_FOCUS = "TaskTable"
+
+    def __init__(self, seedance: SeedanceApp) -> None:
+        super().__init__()
+        self.seedance = seedance  # the app, typed (Screen.app is any App)
+        self._detail_pending = False
+        self._table_title = ""
+        self._left_title: str | None = None
+
+    # -- building -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        app = self.seedance
+        with Vertical(id="body"):
+            yield SummaryBar(id="summary")
+            with Horizontal(id="main"):
+                with Vertical(id="left"):
+                    with ContentSwitcher(initial="table", id="switcher"):
+                        yield self.make_table()
+                        yield FailuresView(id="failures")
+                    yield Input(
+                        placeholder="filter: id, model, state, failure… "
+                        "(!text hides matches; esc clears)",
+                        id="filter",
+                    )
+                yield DetailPane(id="detail")
+            yield LogPanel(id="log", max_lines=app.log_lines)
+            yield Footer()
+        yield Static(id="too-small")
+
+    def make_table(self) -> TaskTable:
+        app = self.seedance
+        table = TaskTable(
+            app.state.index, now=app.clock.now, downloads=app.config.download.enabled, id="table"
+        )
+        self.wire_table(table)
+        return table
+
+    def wire_table(self, table: TaskTable | None = None) -> None:
+        """Next polls and download progress come from the engine, when this process polls.
+        Until it is made (after the first frame) a row shows the next poll the store
+        remembers."""
+        app = self.seedance
+        table = table or self.table
+        if app.feed.read_only:
+            return
+        feed = app.feed
+
+        def next_poll(key: Key) -> float | None:
+            engine = feed.engine
+            return engine.next_poll_at(*key) if engine is not None else None
+
+        table.next_poll = next_poll
+        if app.config.download.enabled:
+            table.download_progress = app.state.progress.get
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one("#detail").display = False
+        self.query_one("#too-small").display = False
+
+    def on_resize(self) -> None:
+        self.check_size()
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    @property
+    def failures(self) -> FailuresView:
+        return self.query_one(FailuresView)
+
+    @property
+    def log_panel(self) -> LogPanel:
+        return self.query_one(LogPanel)
+
+    @property
+    def summary(self) -> SummaryBar:
+        return self.query_one(SummaryBar)
+
+    # -- showing changes ------------------------------------------------------------------------
+
+    def show_changes(self, changed: set[Key], events: Sequence[Event], reloaded: bool) -> None:
+        """Redraw what `changed` tasks touch (call inside the app's `batch_update()`)."""
+        if changed:
+            self.table.refresh_tasks(changed)
+        if events:
+            self.log_panel.add_events(events)
+        if changed or reloaded:
+            self.refresh_failures()
+            key = self.detail.task_key
+            if self.detail.display and key is not None and (key in changed or reloaded):
+                self.load_detail(key)
+            self.seedance.refresh_summary()
+
+    def refresh_failures(self) -> None:
+        if self.query_one(ContentSwitcher).current == "failures":
+            index = self.seedance.state.index
+            self.failures.set_groups(index.failure_groups(), index.counts())
+            self._update_left_title()
+
+    def check_size(self) -> None:
+        width, height = self.app.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        try:
+            body = self.query_one("#body")
+            message = self.query_one("#too-small", Static)
+        except NoMatches:  # a resize before the screen is composed
+            return
+        body.display = not small
+        message.display = small
+        if small:
+            message.update(
+                Content.assemble(
+                    (f"{APP_NAME} needs a terminal of at least ", ""),
+                    (f"{MIN_WIDTH}×{MIN_HEIGHT}", "bold"),
+                    f".\nThis one is {width}×{height}: make the window bigger.\n\n"
+                    "Polling goes on meanwhile. q quits.",
+                )
+            )
+
+    # -- the detail pane ------------------------------------------------------------------------
+
+    def load_detail(self, key: Key) -> None:
+        app = self.seedance
+        task = app.store.get(*key, with_raw=True)
+        if task is None:
+            task = app.state.index.get(key)
+        if task is None:
+            self.detail.clear()
+            return
+        history = app.store.history(*key)
+        engine = app.engine
+        next_poll = engine.next_poll_at(*key) if engine is not None else None
+        progress = app.state.progress.get(key)
+        self.detail.show(task, history, app.clock.now(), next_poll=next_poll, progress=progress)
+
+    def _schedule_detail(self) -> None:
+        """Cursor moves come in bursts (holding a key down): load the detail once they settle."""
+        if self._detail_pending:
+            return
+        self._detail_pending = True
+
+        def load() -> None:
+            self._detail_pending = False
+            key = self.table.cursor_key
+            if self.detail.display and key is not None:
+                self.load_detail(key)
+
+        self.set_timer(self.seedance.timings.detail_debounce, load)
+
+    @on(TaskTable.Highlighted)
+    def _table_highlighted(self, event: TaskTable.Highlighted) -> None:
+        if self.detail.display and event.key is not None:
+            self._schedule_detail()
+
+    @on(TaskTable.Selected)
+    def _table_selected(self, event: TaskTable.Selected) -> None:
+        self.open_detail(event.key)
+
+    def open_detail(self, key: Key | None) -> None:
+        if key is None:
+            self.app.notify("No task selected.", severity="warning")
+            return
+        self.detail.display = True
+        self.load_detail(key)
+
+    @on(TaskTable.ViewChanged)
+    def _view_changed(self, event: TaskTable.ViewChanged) -> None:
+        spec = event.spec
+        parts = [f"{event.shown:,} of {event.total:,} tasks"]
+        if spec.state_filter != "all":
+            parts.append(f"state: {spec.state_filter}")
+        if spec.text:
+            parts.append(f"filter: {spec.text}")
+        if spec.failure_group:
+            group = spec.failure_group
+            parts.append(f"failure: {group if len(group) <= 50 else group[:49] + '…'}")
+        self._table_title = clean_line(" · ".join(parts)) or ""
+        self._update_left_title()
+
+    @on(FailuresView.GroupChosen)
+    def _group_chosen(self, event: FailuresView.GroupChosen) -> None:
+        self.table.set_view(failure_group=event.label, state_filter="all")
+        self._show_table()
+
+    def _show_table(self) -> None:
+        self.query_one(ContentSwitcher).current = "table"
+        self._update_left_title()
+        self.table.focus()
+
+    def _update_left_title(self) -> None:
+        """The table's counts and filters, or the failures view's totals, above the list."""
+        left = self.query_one("#left")
+        # Content, not str: a str title is parsed as markup, and these hold upstream text.
+        if self.query_one(ContentSwitcher).current == "failures":
+            title = self.failures.title_text
+        else:
+            title = self._table_title
+        if title != self._left_title:  # assigning a title repaints the whole panel
+            self._left_title = title
+            left.border_title = Content(title)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from tui.app.screens.help import HelpScreen
+        from tui.app.themes import user_theme_dir
+
+        app = self.seedance
+        if isinstance(app.screen, HelpScreen):
+            return
+        config_path = app.config.path or app.theme_save_path
+        app.push_screen(
+            HelpScreen(
+                app.user_keymap,
+                themes_hint=str(user_theme_dir()),
+                config_hint=str(config_path) if config_path else "",
+            )
+        )
+
+    def action_detail(self) -> None:
+        if self.detail.display and self.app.focused is self.detail:
+            self.detail.display = False
+            self.table.focus()
+            return
+        self.open_detail(self.table.cursor_key)
+
+    def action_go_back(self) -> None:
+        """Escape: close the innermost thing open (filter, detail, failures, a group filter)."""
+        filter_input = self.query_one("#filter", Input)
+        switcher = self.query_one(ContentSwitcher)
+        spec = self.table.view_spec
+        if filter_input.display:
+            filter_input.value = ""
+            filter_input.display = False
+            self.table.set_view(text="")
+            self.table.focus()
+        elif self.detail.display:
+            self.detail.display = False
+            self.table.focus()
+        elif switcher.current == "failures":
+            self._show_table()
+        elif spec.failure_group is not None:
+            self.table.set_view(failure_group=None)
+        elif spec.text:
+            self.table.set_view(text="")
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        self._show_table()
+        filter_input.display = True
+        filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_view(text=event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.display = False
+        self.table.focus()
+
+    def action_failures(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        if switcher.current == "failures":
+            self._show_table()
+            return
+        switcher.current = "failures"
+        self.refresh_failures()
+        self.failures.focus()
+
+    def action_toggle_log(self) -> None:
+        panel = self.log_panel
+        panel.display = not panel.display
+
+    def action_cycle_log_level(self) -> None:
+        panel = self.log_panel
+        panel.display = True
+        level = panel.cycle_level()
+        self.app.notify(f"Log shows {level} and up.", title="Log")
+
+    def action_focus_panel(self) -> None:
+        order = [self.table, self.failures, self.detail, self.log_panel]
+        shown = [w for w in order if w.display and w.parent is not None and w.is_on_screen]
+        if not shown:
+            return
+        current = self.app.focused
+        index = shown.index(current) if current in shown else -1
+        shown[(index + 1) % len(shown)].focus()
+
+    def action_state_filter(self, word: str) -> None:
+        self._show_table()
+        self.table.set_view(state_filter=word)
+
+    def action_state_step(self, step: int) -> None:
+        words = [word for word, _, _ in keys.STATE_FILTERS]
+        current = self.table.view_spec.state_filter
+        index = words.index(current) if current in words else 0
+        self.action_state_filter(words[(index + step) % len(words)])
+
+    def _selected_key(self) -> Key | None:
+        """The task the user means: the one in the detail pane when it has focus, else the
+        table's cursor."""
+        if self.app.focused is self.detail and self.detail.task_key is not None:
+            return self.detail.task_key
+        return self.table.cursor_key
+
+    def _refuse_read_only(self, what: str) -> bool:
+        app = self.seedance
+        if app.read_only:
+            app.notify(
+                f"Read-only: {app.feed.status()}, so {what} is up to that process.",
+                title="Viewer mode",
+                severity="warning",
+                markup=False,
+            )
+            return True
+        return False
+
+    async def action_poll_now(self) -> None:
+        app = self.seedance
+        key = self._selected_key()
+        if key is None:
+            app.notify("No task selected.", severity="warning")
+            return
+        if self._refuse_read_only("polling"):
+            return
+        engine = app.engine
+        assert engine is not None  # a feed that is not read-only polls
+        try:
+            said = await engine.poll_now(*key)
+        except Exception as exc:  # any failure of one poll is the user's news, not a crash
+            app.warn(f"could not poll {key[1]}: {exc}")
+            return
+        app.apply_pending()  # the user asked: show the answer now, not at the next tick
+        app.notify(f"{key[1]}: {said}", title="Poll", markup=False)
+
+    def action_toggle_pause(self) -> None:
+        if self._refuse_read_only("pausing"):
+            return
+        self.seedance.toggle_pause()
+
+    def action_remove_task(self) -> None:
+        from tui.app.screens.confirm import ConfirmScreen
+
+        key = self._selected_key()
+        if key is None:
+            self.app.notify("No task selected.", severity="warning")
+            return
+        if self._refuse_read_only("removing tasks"):
+            return
+        question = Content.assemble(
+            "Stop tracking ",
+            (key[1], "bold"),
+            f" at {key[0]}?\n\nIt is only forgotten here: the provider keeps the task, and its "
+            "video is not deleted. You can add the id again later.",
+        )
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self.remove_tasks([key])
+
+        self.app.push_screen(ConfirmScreen(question, yes="Stop tracking"), answered)
+
+    async def remove_tasks(self, keys_: Sequence[Key]) -> int:
+        app = self.seedance
+        engine = app.engine
+        assert engine is not None
+        removed = 0
+        by_provider: dict[str, list[str]] = {}
+        for provider, task_id in keys_:
+            by_provider.setdefault(provider, []).append(task_id)
+        for provider, ids in by_provider.items():
+            removed += await engine.remove(provider, ids)
+        gone = set(keys_)
+        app.apply_batch(FeedBatch(removed=gone))
+        if self.detail.task_key in gone:
+            self.detail.display = False
+        app.notify(
+            f"Stopped tracking {removed} task{'s' if removed != 1 else ''}.", title="Removed"
+        )
+        return removed
+
+    def action_add_tasks(self) -> None:
+        from tui.app.screens.add_tasks import AddRequest, AddTasksScreen
+
+        if self._refuse_read_only("adding tasks"):
+            return
+
+        async def added(request: AddRequest | None) -> None:
+            if request is not None:
+                await self.add_tasks(request.groups, request.batch)
+
+        self.app.push_screen(AddTasksScreen(self.seedance.config.providers), added)
+
+    async def add_tasks(self, groups: dict[str, list[str]], batch: str | None) -> tuple[int, int]:
+        app = self.seedance
+        engine = app.engine
+        assert engine is not None
+        added = skipped = 0
+        for provider, ids in groups.items():
+            result = await engine.add(provider, ids, batch)
+            added += result.added
+            skipped += result.skipped
+        note = f"Added {added} task{'s' if added != 1 else ''}"
+        if skipped:
+            note += f"; {skipped} already tracked"
+        self.log_panel.add_events(
+            [Event("added", provider, data={"count": len(ids)}) for provider, ids in groups.items()]
+        )
+        app.notify(note + ".", title="Add", markup=False)
+        app.apply_pending()
+        return added, skipped
+
+    def action_copy(self, what: str) -> None:
+        app = self.seedance
+        key = self._selected_key()
+        if key is None:
+            app.notify("No task selected.", severity="warning")
+            return
+        if what == "id":
+            copy_text(app, key[1], "the task id", path=app.clipboard_file)
+            return
+        task = app.store.get(*key, with_raw=(what == "json"))
+        if task is None:
+            app.notify("That task is no longer tracked.", severity="warning")
+            return
+        if what == "url":
+            url = clean_line(task.video_url)
+            if not url:
+                app.notify(f"{key[1]} has no video URL (yet).", severity="warning", markup=False)
+                return
+            copy_text(app, url, "the video URL", path=app.clipboard_file)
+        else:
+            if task.raw is None:
+                app.notify(
+                    f"No upstream body stored for {key[1]} yet.", severity="warning", markup=False
+                )
+                return
+            copy_text(app, json_for_copy(task.raw), "the raw JSON", path=app.clipboard_file)
+
+    def action_export(self) -> None:
+        from tui.app.screens.export import ExportRequest, ExportScreen
+
+        app = self.seedance
+        index = app.state.index
+        switcher = self.query_one(ContentSwitcher)
+        stamp = datetime.fromtimestamp(app.clock.now()).strftime("%Y%m%d-%H%M%S")
+        if switcher.current == "failures":
+            label = self.failures.highlighted_group
+            if label is None:
+                app.notify("No failure group to export.", severity="warning")
+                return
+            keys_ = [
+                k
+                for k in index
+                if (t := index.get(k)) is not None and t.failure and t.failure.label == label
+            ]
+            what = "failure group " + (clean_line(label) or "")
+            stem = f"seedance-failures-{stamp}"
+        else:
+            keys_ = self.table.visible_keys()
+            what = "the current view"
+            stem = f"seedance-export-{stamp}"
+        if not keys_:
+            app.notify("Nothing to export: the view is empty.", severity="warning")
+            return
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None:
+                self.export_tasks(ExportJob(keys_, request.format, request.path, what))
+
+        app.push_screen(ExportScreen(what, len(keys_), stem, directory=app.export_dir), chosen)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def export_tasks(self, job: ExportJob) -> None:
+        """Write in a thread with its own store connection: 100,000 bodies never block the UI.
+        A failure ends the worker in error, which the app shows."""
+        db_path = self.seedance.db_path
+        assert db_path is not None
+        message = write_export(db_path, job)
+        self.app.call_from_thread(self._exported, message)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """An export that failed (disk full, folder gone) says so; the screen stays."""
+        worker = event.worker
+        if worker.group == "export" and event.state == WorkerState.ERROR:
+            self.seedance.show_error(worker.error)
+
+    def _exported(self, message: str) -> None:
+        self.log_panel.add_events([Event("notice", data={"message": message})])
+        self.app.notify(message, title="Export", markup=False)
+
+    # -- the command palette ----------------------------------------------------------------------
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Add task ids", "Track more tasks (a)", self.action_add_tasks)
+        yield SystemCommand(
+            "Pause / resume polling", "Stop or restart polls (p)", self.action_toggle_pause
+        )
+        yield SystemCommand("Failures", "Failed tasks grouped by reason (f)", self.action_failures)
+        yield SystemCommand("Export the view", "Write csv / json / jsonl (e)", self.action_export)
+        yield SystemCommand(
+            "Toggle the log", "Show or hide the log panel (l)", self.action_toggle_log
+        )
+        yield SystemCommand(
+            "Log level", "Cycle debug / info / warning / error (L)", self.action_cycle_log_level
+        )
+        yield SystemCommand("Help", "Every key and what it does (?)", self.action_help)
+        for word, key, label in keys.STATE_FILTERS:
+            yield SystemCommand(
+                f"Show {label} tasks",
+                f"State filter ({key})",
+                lambda word=word: self.action_state_filter(word),
+            )
