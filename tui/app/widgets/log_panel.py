@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rich.cells import cell_len
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Size
@@ -26,6 +25,7 @@ from textual.visual import Visual
 from tui.app.widgets.line_diff import DrawnLines
 from tui.core.clean import clean_line
 from tui.core.model import Event
+from tui.core.text_width import cell_width, cut
 from tui.output import event_line as output_event_line
 
 LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
@@ -55,15 +55,14 @@ class LogEntry:
     def fitted(self, width: int) -> LogEntry:
         """This line in `width` cells if it can be: a long task id gives way in its middle
         first (`video_90c…66cad4a26`), so an 80-column log still says what happened to it."""
-        overflow = cell_len(self.plain) - width
+        overflow = cell_width(self.plain) - width
         task_id = self.task_id
         if overflow <= 0 or not task_id or task_id not in self.text:
             return self
-        keep = max(ID_MIN, len(task_id) - overflow - 1)  # one cell for the ellipsis
-        if keep >= len(task_id):
+        room = max(ID_MIN + 1, cell_width(task_id) - overflow)  # ID_MIN cells + the ellipsis
+        short = cut(task_id, room, middle=True)
+        if short == task_id:
             return self
-        head = (keep + 1) // 2
-        short = task_id[:head] + "…" + task_id[len(task_id) - (keep - head) :]
         return LogEntry(self.level, self.text.replace(task_id, short, 1), task_id)
 
     def content(self) -> Content:

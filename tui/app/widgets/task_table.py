@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
@@ -31,10 +31,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.app import format as fmt
-from tui.app.task_view import SORT_COLUMNS, Key, TaskIndex, TaskView, ViewSpec
+from tui.app.task_view import SORT_COLUMNS, TaskIndex, TaskView, ViewSpec
 from tui.app.widgets.line_diff import DrawnLines
 from tui.core.clean import clean_line
-from tui.core.model import DownloadState, State, Task
+from tui.core.model import DownloadState, Key, State, Task
+from tui.core.text_width import cell_width, fit
 
 __all__ = ["COLUMNS", "Column", "TaskTable", "layout_columns"]
 
@@ -135,23 +136,6 @@ def layout_columns(width: int, *, downloads: bool = True) -> Layout:
             layout.append((column, x, widths[column.name]))
             x += widths[column.name] + 1
     return tuple(layout)
-
-
-def fit(text: str, width: int, align: str = "left", middle: bool = False) -> str:
-    """Exactly `width` cells: padded, or cut with an ellipsis (cell-aware for wide glyphs)."""
-    if width <= 0:
-        return ""
-    length = cell_len(text)
-    if length <= width:
-        pad = " " * (width - length)
-        return pad + text if align == "right" else text + pad
-    if width == 1:
-        return "…"
-    if middle and text.isascii():
-        head = (width - 1) // 2
-        tail = width - 1 - head
-        return text[:head] + "…" + (text[-tail:] if tail else "")
-    return set_cell_size(text, width - 1) + "…"
 
 
 _STATE_CLASS = {state: f"task-table--{state}" for state in State}
@@ -537,12 +521,14 @@ class TaskTable(ScrollView, can_focus=True):
                 gap_style = base if cursor is None else base + cursor
                 append(Segment(" " * (cx - x), gap_style))
             text, component = cells[column.name]
-            if column.squeeze is not None and cell_len(text) > cwidth:
+            if column.squeeze is not None and cell_width(text) > cwidth:
                 text = column.squeeze(text, cwidth)
             style = base if component is None else base + style_of(component)
             if cursor is not None:
                 style += cursor
-            append(Segment(fit(text, cwidth, column.align, column.middle_ellipsis), style))
+            append(
+                Segment(fit(text, cwidth, align=column.align, middle=column.middle_ellipsis), style)
+            )
             x = cx + cwidth
         if x < width:
             append(Segment(" " * (width - x), base if cursor is None else base + cursor))
@@ -726,5 +712,5 @@ def _arrow_title(title: str, width: int, arrow: str) -> str:
     """`model▲` padded to `width`; the arrow always shows, the title gives way."""
     if width <= 1:
         return arrow[:width]
-    head = title if cell_len(title) <= width - 1 else set_cell_size(title, width - 1)
+    head = title if cell_width(title) <= width - 1 else set_cell_size(title, width - 1)
     return fit(head + arrow, width)
