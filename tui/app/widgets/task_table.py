@@ -175,6 +175,7 @@ class TaskTable(ScrollView, can_focus=True):
         *_STATE_CLASS.values(),
     }
 
+    HELP_GROUP: ClassVar[str] = "Table"  # the heading its keys get on the help screen
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, id="task_table.cursor_up"),
         Binding("down,j", "cursor_down", "Down", show=False, id="task_table.cursor_down"),
