@@ -103,8 +103,9 @@ def reference(index: TaskIndex, spec: ViewSpec) -> list[tuple[str, str]]:
 
     tasks = [index.get(key) for key in index]
     chosen = [t for t in tasks if t is not None and matches(t)]
-    # None last; ties in the order tasks were first added (seq); reversed reads backwards.
-    chosen.sort(key=lambda t: (value(t) is None, value(t) or 0, index.seq(t.key)))
+    # None last; ties in the order tasks were first added (the index iterates in that order and
+    # the sort is stable); reversed reads backwards.
+    chosen.sort(key=lambda t: (value(t) is None, value(t) or 0))
     keys = [t.key for t in chosen]
     return keys[::-1] if spec.sort_reverse else keys
 
@@ -379,3 +380,12 @@ def test_download_cell() -> None:
     assert fmt.download_cell(Download(state=DownloadState.EXPIRED)) == "expired"
     assert fmt.download_cell(Download(state=DownloadState.PENDING)) == "waiting"
     assert fmt.download_cell(Download()) == ""
+
+
+def test_sizes_read_as_the_status_command_prints_them() -> None:
+    """999,999 bytes round up to the next unit (`1.0 MB`), never `1000.0 kB`, as `status` says."""
+    running = Download(state=DownloadState.RUNNING)
+    assert fmt.download_cell(running, Progress(999_999, None, 0)) == "1.0 MB"
+    assert fmt.download_cell(running, Progress(999, None, 0)) == "999 Bytes"
+    assert fmt.download_cell(running, Progress(1_000, None, 0)) == "1.0 kB"
+    assert fmt.size_cell(5_000_000_000) == "5.0 GB"

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui.core import APP_NAME
+
 if TYPE_CHECKING:
     from textual.app import App
 
-APP_NAME = "seedance-tui"
 CLIPBOARD_FILE = "clipboard.txt"
 
 

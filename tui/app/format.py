@@ -13,6 +13,8 @@ import time
 from datetime import datetime
 from typing import Protocol
 
+import humanize
+
 from tui.core.model import Download, DownloadState, Failure, State
 
 # One cell wide each (checked with rich.cells.cell_len in the tests): a wide glyph would shift
@@ -146,15 +148,8 @@ def count_cell(value: int | float | None) -> str:
 
 
 def size_cell(num_bytes: float) -> str:
-    """Decimal units, one decimal: `3.1 MB`."""
-    number = float(num_bytes)
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(number) < 1000 or unit == "GB":
-            if unit == "B":
-                return f"{number:.0f} B"
-            return f"{number:.1f} {unit}"
-        number /= 1000
-    return f"{number:.1f} GB"  # pragma: no cover - the loop always returns
+    """`3.1 MB`: `humanize.naturalsize`, the same words `status` prints (decimal units)."""
+    return humanize.naturalsize(num_bytes)
 
 
 def next_poll_cell(at: float | None, now: float, state: State) -> str:

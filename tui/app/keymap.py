@@ -7,10 +7,14 @@ Remapping works as in posting: the config's `[ui.keys]` table maps a binding id 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
 
 # (state filter word, key, label): the quick state filters, in `tab` order.
 STATE_FILTERS: tuple[tuple[str, str, str], ...] = (
@@ -121,19 +125,14 @@ KEYS: tuple[KeySpec, ...] = (
 BINDING_IDS: frozenset[str] = frozenset(spec.id for spec in KEYS)
 
 
-def known_binding_ids() -> frozenset[str]:
-    """Ours plus those of the table and the dialogs (`task_table.cycle_sort`, ...)."""
-    from tui.app.screens.add_tasks import AddTasksScreen
-    from tui.app.screens.confirm import ConfirmScreen
-    from tui.app.screens.export import ExportScreen
-    from tui.app.screens.help import HelpScreen
-    from tui.app.widgets.task_table import TaskTable
-
-    ids = set(BINDING_IDS)
-    for owner in (TaskTable, ConfirmScreen, AddTasksScreen, ExportScreen, HelpScreen):
-        for binding in owner.BINDINGS:
-            if isinstance(binding, Binding) and binding.id:
-                ids.add(binding.id)
+def binding_ids(owners: Iterable[type[DOMNode]]) -> frozenset[str]:
+    """The ids of every binding `owners` declare (their own and inherited `BINDINGS`)."""
+    ids: set[str] = set()
+    for owner in owners:
+        for cls in owner.__mro__:
+            for binding in cls.__dict__.get("BINDINGS", ()):
+                if isinstance(binding, Binding) and binding.id:
+                    ids.add(binding.id)
     return frozenset(ids)
 
 
@@ -142,11 +141,17 @@ def bindings(scope: str) -> list[Binding]:
     return [spec.binding() for spec in KEYS if spec.scope == scope]
 
 
-def keymap_from_config(keys: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """The `[ui.keys]` table as a Textual keymap, and a warning for every id we do not know."""
+def keymap_from_config(
+    keys: Mapping[str, str], owners: Iterable[type[DOMNode]] = ()
+) -> tuple[dict[str, str], list[str]]:
+    """The `[ui.keys]` table as a Textual keymap, and a warning for every id we do not know.
+
+    `owners` are the classes whose `BINDINGS` carry ids (the app, its screens, the table): the
+    caller knows them, so this module never has to import every screen to learn their ids.
+    """
     keymap: dict[str, str] = {}
     warnings: list[str] = []
-    known = known_binding_ids() if keys else BINDING_IDS
+    known = BINDING_IDS | binding_ids(owners)
     for binding_id, keystr in keys.items():
         if binding_id not in known:
             warnings.append(
@@ -158,8 +163,3 @@ def keymap_from_config(keys: Mapping[str, str]) -> tuple[dict[str, str], list[st
         if cleaned:
             keymap[binding_id] = cleaned
     return keymap, warnings
-
-
-def effective_keys(spec: KeySpec, keymap: Mapping[str, str]) -> list[str]:
-    """The keys that trigger `spec` now: the user's remap if any, else the default."""
-    return [k.strip() for k in keymap.get(spec.id, spec.keys).split(",") if k.strip()]

@@ -21,10 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tui.core.model import LIVE_STATES, TERMINAL_STATES, DownloadState, State, Task
-
-Key = tuple[str, str]
-"""(provider, id): a task's identity, as `Task.key`."""
+from tui.core.model import LIVE_STATES, TERMINAL_STATES, DownloadState, Key, State, Task
 
 SORT_COLUMNS: tuple[str, ...] = (
     "state", "id", "provider", "model", "progress", "age", "duration", "resolution",
@@ -230,10 +227,6 @@ class TaskIndex:
         """Changes whenever the task changes: a cache key for anything drawn from it."""
         slot = self._slot.get(key)
         return -1 if slot is None else self._version[slot]
-
-    def seq(self, key: Key) -> int:
-        """The task's slot: when it was first added, a stable tie-breaker for every sort."""
-        return self._slot[key]
 
     def haystack(self, key: Key) -> str:
         return self._hay[self._slot[key]]

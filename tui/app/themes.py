@@ -25,7 +25,8 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-APP_NAME = "seedance-tui"
+from tui.core import APP_NAME
+
 DEFAULT_THEME = "seedance-dark"
 THEMES_ENV = "SEEDANCE_TUI_THEMES"
 

@@ -1,19 +1,25 @@
-"""`?`: every key (as remapped by the user), what the states mean, and where things live."""
+"""`?`: every key (as remapped by the user), what the states mean, and where things live.
+
+The keys are read from the running app (the app, the screens beneath, their widgets), as posting
+does, so a new screen or widget with bindings shows up here without a list kept by hand.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.app.format import STATE_GLYPHS
-from tui.app.keymap import KEYS, effective_keys
+from tui.app.keymap import KEYS
+from tui.core import APP_NAME
 from tui.core.model import State
 
 _GROUP_ORDER = ("Tasks", "Views", "State filters", "App")
@@ -50,31 +56,51 @@ def _key_line(keys: str, description: str, binding_id: str) -> Content:
     )
 
 
-def _table_bindings() -> list[Binding]:
-    """The task table's own keys (cursor, sort, follow), read from the widget itself."""
-    from tui.app.widgets.task_table import TaskTable
+KEY_GROUPS: dict[str, str] = {spec.id: spec.group for spec in KEYS}
 
-    return [b for b in TaskTable.BINDINGS if isinstance(b, Binding) and b.id]
+
+def live_bindings(nodes: Iterable[DOMNode]) -> list[tuple[str, Binding]]:
+    """(group, binding) for every binding with an id that `nodes` answer to, in the order the
+    nodes come: read from the running app, so a new screen or widget needs no list kept by hand.
+    A binding of ours goes in its `KeySpec` group; any other in its owner's `HELP_GROUP`."""
+    found: list[tuple[str, Binding]] = []
+    seen_classes: set[type] = set()
+    seen_ids: set[str] = set()
+    for node in nodes:
+        owner = type(node)
+        if owner in seen_classes:
+            continue
+        seen_classes.add(owner)
+        group = getattr(owner, "HELP_GROUP", owner.__name__)
+        for cls in reversed(owner.__mro__):
+            for binding in cls.__dict__.get("BINDINGS", ()):
+                if isinstance(binding, Binding) and binding.id and binding.id not in seen_ids:
+                    seen_ids.add(binding.id)
+                    found.append((KEY_GROUPS.get(binding.id, group), binding))
+    return found
 
 
 def help_content(
-    keymap: Mapping[str, str], *, themes_hint: str = "", config_hint: str = ""
+    keymap: Mapping[str, str],
+    bindings: Sequence[tuple[str, Binding]],
+    *,
+    themes_hint: str = "",
+    config_hint: str = "",
 ) -> Content:
     lines: list[Content] = []
     heading = "bold $accent"
-    for group in _GROUP_ORDER:
+    groups = list(_GROUP_ORDER)
+    groups += [group for group, _ in bindings if group not in groups]
+    for group in dict.fromkeys(groups):
+        members = [binding for in_group, binding in bindings if in_group == group]
+        if not members:
+            continue
         lines.append(Content.styled(group, heading))
-        for spec in KEYS:
-            if spec.group != group:
-                continue
-            keys = key_display(effective_keys(spec, keymap))
-            lines.append(_key_line(keys, spec.description, spec.id))
+        for binding in members:
+            binding_id = binding.id or ""
+            keys = key_display(keymap.get(binding_id, binding.key).split(","))
+            lines.append(_key_line(keys, binding.description, binding_id))
         lines.append(Content(""))
-    lines.append(Content.styled("Table", heading))
-    for binding in _table_bindings():
-        keys = key_display(keymap.get(binding.id, binding.key).split(","))
-        lines.append(_key_line(keys, binding.description, binding.id or ""))
-    lines.append(Content(""))
     lines.append(Content.styled("States", heading))
     for state, words in _STATE_WORDS.items():
         lines.append(Content.assemble((f"  {STATE_GLYPHS[state]} {state:<11}", "bold"), words))
@@ -112,12 +138,25 @@ class HelpScreen(ModalScreen[None]):
         self, keymap: Mapping[str, str], *, themes_hint: str = "", config_hint: str = ""
     ) -> None:
         super().__init__()
-        self.content = help_content(keymap, themes_hint=themes_hint, config_hint=config_hint)
+        self.keymap = keymap
+        self.themes_hint = themes_hint
+        self.config_hint = config_hint
 
     def compose(self) -> ComposeResult:
+        # The keys of the app and of every screen beneath this one, as they are now.
+        nodes: list[DOMNode] = [self.app]
+        for screen in self.app.screen_stack:
+            if screen is not self:
+                nodes += [screen, *screen.walk_children()]
+        content = help_content(
+            self.keymap,
+            live_bindings(nodes),
+            themes_hint=self.themes_hint,
+            config_hint=self.config_hint,
+        )
         with VerticalScroll() as scroll:
-            scroll.border_title = "seedance-tui help (esc closes)"
-            yield Static(self.content, id="help-text")
+            scroll.border_title = f"{APP_NAME} help (esc closes)"
+            yield Static(content, id="help-text")
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

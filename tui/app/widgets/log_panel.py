@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
-from rich.cells import cell_len
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.content import Content
 from textual.geometry import Size
@@ -22,10 +23,12 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
+from textual.widgets import Input
 
 from tui.app.widgets.line_diff import DrawnLines
 from tui.core.clean import clean_line
 from tui.core.model import Event
+from tui.core.text_width import cell_width, cut
 from tui.output import event_line as output_event_line
 
 LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
@@ -55,15 +58,14 @@ class LogEntry:
     def fitted(self, width: int) -> LogEntry:
         """This line in `width` cells if it can be: a long task id gives way in its middle
         first (`video_90c…66cad4a26`), so an 80-column log still says what happened to it."""
-        overflow = cell_len(self.plain) - width
+        overflow = cell_width(self.plain) - width
         task_id = self.task_id
         if overflow <= 0 or not task_id or task_id not in self.text:
             return self
-        keep = max(ID_MIN, len(task_id) - overflow - 1)  # one cell for the ellipsis
-        if keep >= len(task_id):
+        room = max(ID_MIN + 1, cell_width(task_id) - overflow)  # ID_MIN cells + the ellipsis
+        short = cut(task_id, room, middle=True)
+        if short == task_id:
             return self
-        head = (keep + 1) // 2
-        short = task_id[:head] + "…" + task_id[len(task_id) - (keep - head) :]
         return LogEntry(self.level, self.text.replace(task_id, short, 1), task_id)
 
     def content(self) -> Content:
@@ -115,14 +117,60 @@ def event_line(event: Event) -> LogEntry:
     return LogEntry(level=event_level(event), text=clean_line(text) or "", task_id=task_id)
 
 
+class LogFilter(Input):
+    """The log's filter as it is typed: shown under the panel only while it has the focus.
+    Enter keeps the filter (the panel's title shows it), escape clears it."""
+
+    DEFAULT_CSS = """
+    LogFilter { height: 1; border: none; padding: 0 1; background: $boost; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", id="log.clear_filter"),
+    ]
+
+    def __init__(self, panel: LogPanel) -> None:
+        super().__init__(
+            value=panel.filter_text,
+            placeholder="filter the log (enter keeps it, esc clears it)",
+            id="log-filter",
+        )
+        self.panel = panel
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()  # the dashboard's own filter input listens for Changed too
+        self.panel.filter_text = event.value
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.panel.focus()  # the blur below closes this input
+
+    def action_clear_filter(self) -> None:
+        self.panel.filter_text = ""
+        self.panel.focus()
+
+    def on_blur(self) -> None:
+        self.remove()
+
+
 class LogPanel(ScrollView, can_focus=True):
-    """A bounded, level-filtered log that draws only what is on screen."""
+    """A bounded, level-filtered log that draws only what is on screen and tails.
+
+    At the bottom it follows every new line. Scrolled up, it holds still and its title counts
+    the lines that came in ("7 new lines ↓"); `end` or `G` (or scrolling back to the bottom)
+    follows again. `/` filters the lines by text.
+    """
 
     DEFAULT_CSS = """
     LogPanel { height: 8; border-top: solid $border-blurred; }
     """
+    HELP_GROUP: ClassVar[str] = "Log (when focused)"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("end,G", "follow", "Follow new lines", show=False, id="log.follow"),
+        Binding("slash", "open_filter", "Filter the log", id="log.filter"),
+    ]
 
     level: reactive[str] = reactive("info")
+    filter_text: reactive[str] = reactive("")
 
     def __init__(self, *, max_lines: int = 1000, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -131,6 +179,11 @@ class LogPanel(ScrollView, can_focus=True):
         self._shown: deque[LogEntry] = deque(maxlen=max_lines)
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
         self._sent = DrawnLines()
+        self.following = True
+        """At the bottom, showing each new line; False once the user scrolls up."""
+        self.unseen = 0
+        """Lines shown below the view since the user scrolled up."""
+        self._scrolling = False
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -138,45 +191,102 @@ class LogPanel(ScrollView, can_focus=True):
         self.add_entries(event_line(event) for event in events)
 
     def add_entries(self, entries: Iterable[LogEntry]) -> None:
-        rank = _LEVEL_RANK[self.level]
-        added = False
-        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        before = len(self._shown)
+        added = 0
         for entry in entries:
             self._entries.append(entry)
-            if _LEVEL_RANK[entry.level] >= rank:
+            if self._wanted(entry):
                 self._shown.append(entry)
-                added = True
-        if added:
-            self._strips.clear()  # cached by index, and a full ring shifts every index
-            self._set_line_count(len(self._shown))
-            bottom = max(0, len(self._shown) - self.scrollable_content_region.height)
-            if follow and bottom != self.scroll_y:
-                # immediate: no wait for a layout (the size is already set); repaints through
-                # watch_scroll_y
-                self.scroll_to(y=bottom, animate=False, immediate=True)
+                added += 1
+        if not added:
+            return
+        self._strips.clear()  # cached by index, and a full ring shifts every index
+        self._set_line_count(len(self._shown))
+        if self.following:
+            if self.scroll_y != self._bottom():
+                self._scroll_quietly(self._bottom())  # repaints through watch_scroll_y
             else:
                 self._repaint_changed()
+            return
+        # Scrolled up: the view holds still, also when the full ring drops its oldest lines.
+        dropped = max(0, before + added - self.max_lines)
+        self.unseen += added
+        if dropped and self.scroll_y > 0:
+            self._scroll_quietly(max(0, round(self.scroll_y) - dropped))
+        else:
+            self._repaint_changed()
         self._update_title()
+
+    def _wanted(self, entry: LogEntry) -> bool:
+        if _LEVEL_RANK[entry.level] < _LEVEL_RANK[self.level]:
+            return False
+        needle = self.filter_text.strip().lower()
+        return not needle or needle in entry.plain.lower()
+
+    def _bottom(self) -> int:
+        return max(0, len(self._shown) - self.scrollable_content_region.height)
+
+    def _scroll_quietly(self, y: int) -> None:
+        """Scroll by the program, not the user: following stays as it is. `force`: a scrollbar
+        that appears in this very update is not laid out yet, and an unforced scroll would be
+        refused (the log then stayed on its first lines)."""
+        self._scrolling = True
+        try:
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
+        finally:
+            self._scrolling = False
 
     def _set_line_count(self, count: int) -> None:
         """Grow the scrollable height. Assigning `virtual_size` re-lays out the whole screen
-        (and repaints every scrollbar on it); only the scrollbar's coming or going needs that."""
+        (and repaints every scrollbar on it); only the scrollbar's coming or going needs that.
+        Otherwise the size is set without a layout: `max_scroll_y` reads it directly, and the
+        scrollbar is told its new length here."""
         size = Size(0, count)
         if size == self.virtual_size:
             return
         bar = count > self.scrollable_content_region.height
         if not self.is_mounted or bar != self.show_vertical_scrollbar:
             self.virtual_size = size
+            if bar:  # made by the coming layout, at position 0: put its thumb where we are
+                self.call_after_refresh(self._place_thumb)
             return
         self.set_reactive(LogPanel.virtual_size, size)
         if bar:
             self.vertical_scrollbar.window_virtual_size = count
 
+    def _place_thumb(self) -> None:
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = self.scroll_y
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         if self.show_vertical_scrollbar:
             self.vertical_scrollbar.position = new_value
+        if not self._scrolling:  # the user scrolled: follow only from the bottom
+            self._set_following(round(new_value) >= self.max_scroll_y)
         if round(old_value) != round(new_value):
             self._repaint_changed()
+
+    def _set_following(self, following: bool) -> None:
+        if following:
+            self.unseen = 0
+        if following != self.following:
+            self.following = following
+            self._update_title()
+
+    def action_follow(self) -> None:
+        """`end` / `G`: to the newest line, and follow from now on."""
+        self._set_following(True)
+        self._scroll_quietly(self._bottom())
+        self._update_title()
+
+    def action_open_filter(self) -> None:
+        if self.parent is None:
+            return
+        existing = self.parent.query_children(LogFilter)
+        box = existing.first() if existing else LogFilter(self)
+        if not existing:
+            self.parent.mount(box, after=self)
+        box.focus()
 
     def _repaint_changed(self) -> None:
         """Send only the cells that read differently now (a scrolled line keeps its time
@@ -193,22 +303,32 @@ class LogPanel(ScrollView, can_focus=True):
         return self.level
 
     def watch_level(self) -> None:
-        rank = _LEVEL_RANK[self.level]
-        self._shown = deque(
-            (e for e in self._entries if _LEVEL_RANK[e.level] >= rank), self.max_lines
-        )
+        self._reselect()
+
+    def watch_filter_text(self) -> None:
+        self._reselect()
+
+    def _reselect(self) -> None:
+        """Choose the shown lines again (level or filter changed) and follow the newest."""
+        self._shown = deque((e for e in self._entries if self._wanted(e)), self.max_lines)
         self._strips.clear()
         self._sent.forget()
         self.virtual_size = Size(0, len(self._shown))
-        self.scroll_end(animate=False, x_axis=False)
+        self._set_following(True)
+        self._scroll_quietly(self._bottom())
         self._update_title()
         self.refresh()
 
     _title: str | None = None
 
     def _update_title(self) -> None:
-        # No line count in it: a new count each second would repaint the border row (~360 B).
+        # No line count in it while following: a new count each second would repaint the
+        # border row (~360 B). Scrolled up, the count of new lines is worth that.
         title = f"log: {self.level} and up · L: level"
+        if self.filter_text.strip():
+            title += f" · /{self.filter_text.strip()}"
+        if not self.following and self.unseen:
+            title += f" · {self.unseen} new line{'s' if self.unseen != 1 else ''} ↓"
         if title != self._title:  # assigning a title repaints the whole panel
             self._title = title
             self.border_title = Content(title)
@@ -220,6 +340,8 @@ class LogPanel(ScrollView, can_focus=True):
         self._strips.clear()
         self._sent.forget()
         self.virtual_size = Size(0, len(self._shown))
+        if self.following:
+            self._scroll_quietly(self._bottom())
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
@@ -31,127 +29,28 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.app import format as fmt
-from tui.app.task_view import SORT_COLUMNS, Key, TaskIndex, TaskView, ViewSpec
+from tui.app.task_view import SORT_COLUMNS, TaskIndex, TaskView, ViewSpec
+from tui.app.widgets.column_plan import (
+    BY_NAME,
+    COLUMNS,
+    Column,
+    InView,
+    Layout,
+    Plan,
+    cut_id,
+    layout_columns,
+    plan_columns,
+)
 from tui.app.widgets.line_diff import DrawnLines
 from tui.core.clean import clean_line
-from tui.core.model import DownloadState, State, Task
+from tui.core.model import DownloadState, Key, State, Task
+from tui.core.text_width import cell_width, cut, fit
 
 __all__ = ["COLUMNS", "Column", "TaskTable", "layout_columns"]
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One table column: `name` is also its sort column in `ViewSpec`."""
-
-    name: str
-    title: str
-    min_width: int
-    max_width: int | None  # None: takes whatever is left
-    align: Literal["left", "right"] = "left"
-    middle_ellipsis: bool = False  # ids differ at both ends: keep the head and the tail
-    squeeze: Callable[[str, int], str] | None = None  # shortens a too-long value before `fit`
-
-
-# Display order (left to right).
-COLUMNS: tuple[Column, ...] = (
-    Column("state", "state", 11, 11),
-    Column("id", "id", 14, 36, middle_ellipsis=True),
-    Column("provider", "provider", 8, 12),
-    Column("model", "model", 10, 30, squeeze=fmt.squeeze_model),
-    Column("progress", "prog", 4, 4, "right"),
-    Column("age", "age", 6, 6, "right"),
-    Column("duration", "dur", 4, 4, "right"),
-    Column("resolution", "res", 9, 10),
-    Column("tokens", "tokens", 6, 6, "right"),
-    Column("next_poll", "next", 8, 8, "right"),
-    Column("download", "download", 12, 13),
-    Column("failure", "failure", 10, None),
-)
-assert tuple(c.name for c in COLUMNS) == SORT_COLUMNS
-_BY_NAME = {column.name: column for column in COLUMNS}
-# Shown from 80 cells up (the issue's 80-column list), most important first: a narrower table
-# (the detail pane open) drops whole columns from the end of this list, never cuts a value.
-_ESSENTIAL = ("state", "id", "progress", "age", "model", "download")
-_ALWAYS = ("state", "id")  # at any width; the id gives way first (middle ellipsis)
-# Added while they fit, in this order, once every essential column is shown.
-_OPTIONAL = ("provider", "failure", "next_poll", "tokens", "resolution", "duration")
-_ID_COMFORT = 19  # the id grows to this before optional columns get room
-_MODEL_COMFORT = 16  # a whole short model name (`2-0-fast-260128`, `1_5_pro_flex`)
-# Spare width goes to these, in this order, each up to a width (None: its max_width).
-_GROWERS: tuple[tuple[str, int | None], ...] = (
-    ("model", _MODEL_COMFORT),
-    ("id", None),
-    ("model", None),
-    ("failure", None),
-)
-
-Layout = tuple[tuple[Column, int, int], ...]
-"""(column, x, width) for every shown column, left to right."""
 Drawn = tuple[Key, int, bool, tuple[str, ...]]
 """What a screen line shows: (key, version, selected, tick texts)."""
-
-
-def layout_columns(width: int, *, downloads: bool = True) -> Layout:
-    """Which columns fit in `width` cells and how wide each is (one space between columns).
-
-    80 cells: state, id, model, progress, age, download (+ provider when it fits);
-    120 cells: every column. Wider terminals give the model (a whole short name first), the id
-    and the failure more room.
-    Narrower (the detail pane open: 40 to 60 cells), whole columns go, download first, then
-    model, age and progress: a column shown always shows whole values (`100%`, never `10`).
-    `downloads=False` (downloading is off): no download column, its room goes to the others.
-    """
-    essential = [name for name in _ESSENTIAL if downloads or name != "download"]
-    widths: dict[str, int] = {}
-
-    def used() -> int:
-        return sum(widths.values()) + len(widths) - 1
-
-    for name in essential:
-        if name not in _ALWAYS and used() + 1 + _BY_NAME[name].min_width > width:
-            break
-        widths[name] = _BY_NAME[name].min_width
-    if used() > width:  # not even the state and a whole minimum id: the id gives way
-        widths["id"] = max(1, widths["id"] - (used() - width))
-    widths["id"] += max(0, min(_ID_COMFORT - widths["id"], width - used()))
-    for name in _OPTIONAL if len(widths) == len(essential) else ():
-        if used() + 1 + _BY_NAME[name].min_width > width:
-            break
-        widths[name] = _BY_NAME[name].min_width
-    spare = width - used()
-    for name, upto in _GROWERS:
-        if spare <= 0:
-            break
-        if name not in widths:
-            continue
-        cap = _BY_NAME[name].max_width if upto is None else upto
-        grow = spare if cap is None else max(0, min(spare, cap - widths[name]))
-        widths[name] += grow
-        spare -= grow
-    layout: list[tuple[Column, int, int]] = []
-    x = 0
-    for column in COLUMNS:
-        if column.name in widths:
-            layout.append((column, x, widths[column.name]))
-            x += widths[column.name] + 1
-    return tuple(layout)
-
-
-def fit(text: str, width: int, align: str = "left", middle: bool = False) -> str:
-    """Exactly `width` cells: padded, or cut with an ellipsis (cell-aware for wide glyphs)."""
-    if width <= 0:
-        return ""
-    length = cell_len(text)
-    if length <= width:
-        pad = " " * (width - length)
-        return pad + text if align == "right" else text + pad
-    if width == 1:
-        return "…"
-    if middle and text.isascii():
-        head = (width - 1) // 2
-        tail = width - 1 - head
-        return text[:head] + "…" + (text[-tail:] if tail else "")
-    return set_cell_size(text, width - 1) + "…"
 
 
 _STATE_CLASS = {state: f"task-table--{state}" for state in State}
@@ -191,6 +90,7 @@ class TaskTable(ScrollView, can_focus=True):
         *_STATE_CLASS.values(),
     }
 
+    HELP_GROUP: ClassVar[str] = "Table"  # the heading its keys get on the help screen
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor_up", "Up", show=False, id="task_table.cursor_up"),
         Binding("down,j", "cursor_down", "Down", show=False, id="task_table.cursor_down"),
@@ -278,7 +178,9 @@ class TaskTable(ScrollView, can_focus=True):
         self._cursor_key: Key | None = None
         self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
         self._layout: Layout = ()
-        self._layout_for: tuple[int, bool] | None = None  # (width, downloads) of `_layout`
+        self._plan = Plan(())
+        self._plan_for: tuple[Any, ...] | None = None  # what `_plan` was made from
+        self._in_view: InView | None = None  # what the rows on screen hold, see `_replan`
         # screen line -> (key, version, selected, tick texts) of what is drawn there now
         self._drawn: dict[int, Drawn] = {}
         # ... and the strip itself, to send only the cells that change (line_diff)
@@ -422,6 +324,7 @@ class TaskTable(ScrollView, can_focus=True):
     # --- events --------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._in_view = self._rows_in_view()
         self.virtual_size = Size(0, len(self._view) + 1)
         if len(self._view):
             self._cursor = 0
@@ -434,6 +337,7 @@ class TaskTable(ScrollView, can_focus=True):
             del self._drawn[y]
         self._sent.forget()  # the whole table is drawn again
         self._pending.clear()
+        self._replan()  # as many rows as now fit
         self.call_after_refresh(self._scroll_cursor_into_view)
 
     def on_click(self, event: events.Click) -> None:
@@ -500,7 +404,8 @@ class TaskTable(ScrollView, can_focus=True):
             ticks = pending[3]
         else:
             ticks = self._tick_texts(key, task, now)
-        cache_key = (key, version, width, layout, selected, self.has_focus, ticks)
+        id_head = self._plan.id_head
+        cache_key = (key, version, width, layout, id_head, selected, self.has_focus, ticks)
         strip = self._strips.get(cache_key)
         if strip is None:
             strip = self._row_strip(task, ticks, layout, width, selected)
@@ -517,7 +422,7 @@ class TaskTable(ScrollView, can_focus=True):
         """A scroll repaints only what reads differently (ScrollView repaints everything)."""
         if self.show_vertical_scrollbar:
             self.vertical_scrollbar.position = new_value
-        if round(old_value) != round(new_value):
+        if round(old_value) != round(new_value) and not self._replan():
             now = self.now()
             for y in range(1, self._page_height() + 1):
                 self._repaint_line(y, now)
@@ -532,17 +437,24 @@ class TaskTable(ScrollView, can_focus=True):
         append = segments.append
         cells = self._cells(task, ticks)
         x = 0
+        # a gap takes the style of the cell before it: it ends that cell's run instead of
+        # starting the next one (an SVG picture draws a run's leading space too thin)
+        gap_style = base if cursor is None else base + cursor
         for column, cx, cwidth in layout:
             if cx > x:
-                gap_style = base if cursor is None else base + cursor
                 append(Segment(" " * (cx - x), gap_style))
             text, component = cells[column.name]
-            if column.squeeze is not None and cell_len(text) > cwidth:
+            if column.squeeze is not None and cell_width(text) > cwidth:
                 text = column.squeeze(text, cwidth)
+            elif column.name == "id":
+                text = cut_id(text, cwidth, self._plan.id_head)
             style = base if component is None else base + style_of(component)
             if cursor is not None:
                 style += cursor
-            append(Segment(fit(text, cwidth, column.align, column.middle_ellipsis), style))
+            append(
+                Segment(fit(text, cwidth, align=column.align, middle=column.middle_ellipsis), style)
+            )
+            gap_style = style
             x = cx + cwidth
         if x < width:
             append(Segment(" " * (width - x), base if cursor is None else base + cursor))
@@ -616,11 +528,52 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _current_layout(self) -> Layout:
         width = self.scrollable_content_region.width
-        if (width, self.downloads) != self._layout_for:
-            self._layout = layout_columns(width, downloads=self.downloads)
-            self._layout_for = (width, self.downloads)
+        sort_column = self._view.spec.sort_column
+        made_from = (width, self.downloads, sort_column, self._in_view)
+        if made_from != self._plan_for:
+            self._plan = plan_columns(
+                width, self._in_view, downloads=self.downloads, sort_column=sort_column
+            )
+            self._plan_for = made_from
+            self._layout = self._plan.layout
             self._shown = frozenset(column.name for column, _, _ in self._layout)
         return self._layout
+
+    def _replan(self) -> bool:
+        """Plan the columns again from the rows now in view; if that changes them, repaint the
+        whole table (every line is drawn again) and say so."""
+        before = (self._current_layout(), self._plan.id_head)
+        self._in_view = self._rows_in_view()
+        if (self._current_layout(), self._plan.id_head) == before:
+            return False
+        self._sent.forget()
+        self._pending.clear()
+        self.refresh()
+        return True
+
+    def _rows_in_view(self) -> InView:
+        top = self.scroll_offset.y
+        widths: dict[str, int] = {}
+        ids: list[str] = []
+        failed = live = downloading = False
+        for key in self._view.window(top, top + max(1, self._page_height())):
+            task = self.index.get(key)
+            if task is None:
+                continue
+            ids.append(_safe(task.id))
+            failed = failed or task.failure is not None
+            live = live or not task.state.terminal
+            downloading = downloading or task.download.state is not DownloadState.NONE
+            for name, (text, _) in self._cells(task, ("", "", "")).items():
+                widths[name] = max(widths.get(name, 0), cell_width(text))
+        # the texts that change with time alone are planned by whether they can show at all
+        if ids:
+            widths["age"] = BY_NAME["age"].min_width
+        if live:
+            widths["next_poll"] = BY_NAME["next_poll"].min_width
+        if downloading:
+            widths["download"] = BY_NAME["download"].min_width
+        return InView(tuple(sorted(widths.items())), tuple(ids), failed)
 
     def _shown_names(self) -> frozenset[str]:
         self._current_layout()
@@ -699,6 +652,8 @@ class TaskTable(ScrollView, can_focus=True):
         self._post_view_changed()
 
     def _refresh_changed_lines(self) -> None:
+        if self._replan():
+            return
         page = self._page_height()
         top = self.scroll_offset.y
         keys = self._view.window(top, top + page)
@@ -723,8 +678,8 @@ class TaskTable(ScrollView, can_focus=True):
 
 
 def _arrow_title(title: str, width: int, arrow: str) -> str:
-    """`model▲` padded to `width`; the arrow always shows, the title gives way."""
+    """`model▲` padded to `width`; the arrow always shows, and never in place of a letter: the
+    plan leaves room for it, and a title that must give way anyway shows its `…`."""
     if width <= 1:
         return arrow[:width]
-    head = title if cell_len(title) <= width - 1 else set_cell_size(title, width - 1)
-    return fit(head + arrow, width)
+    return fit(cut(title, width - 1) + arrow, width)  # a title cut shows its `…`
