@@ -78,3 +78,16 @@ async def test_help_lists_the_live_bindings_of_the_app_its_screens_and_widgets()
         assert any("id: quit" in line for line in lines)
         assert "Not listed: no id" not in text
         assert "help.close" not in text  # the help screen's own keys are not listed
+
+
+def test_the_app_hands_every_screen_and_widget_that_owns_ids() -> None:
+    from tui.app.app import SeedanceApp, binding_owners
+    from tui.app.keymap import binding_ids
+
+    ids = binding_ids((SeedanceApp, *binding_owners()))
+    for wanted in ("task_table.cycle_sort", "confirm.yes", "help", "poll_now", "export"):
+        assert wanted in ids
+    keymap, warnings = keymap_from_config(
+        {"task_table.cycle_sort": "o", "confirm.yes": "Y"}, owners=binding_owners()
+    )
+    assert warnings == [] and keymap == {"task_table.cycle_sort": "o", "confirm.yes": "Y"}

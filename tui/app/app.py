@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.css.query import NoMatches
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -125,7 +126,9 @@ class SeedanceApp(App[int]):
         self.theme_set: ThemeSet = load_themes(theme_dirs)
         for theme in self.theme_set.themes.values():
             self.register_theme(theme)
-        self.user_keymap, self.keymap_warnings = keys.keymap_from_config(config.ui.keys)
+        self.user_keymap, self.keymap_warnings = keys.keymap_from_config(
+            config.ui.keys, owners=(type(self), *binding_owners())
+        )
         self.set_keymap(self.user_keymap)
         wanted = config.ui.theme or DEFAULT_THEME
         self.theme_warning: str | None = None
@@ -483,3 +486,25 @@ class SeedanceApp(App[int]):
 
 
 __all__ = ["EXIT_HANGUP", "EXIT_TERM", "SeedanceApp", "Timings"]
+
+
+def binding_owners() -> tuple[type[DOMNode], ...]:
+    """Every class of ours whose BINDINGS carry ids a user may remap in `[ui.keys]`: the app
+    hands them to the keymap check, so the keymap module never imports the screens."""
+    from tui.app.screens.add_tasks import AddTasksScreen
+    from tui.app.screens.confirm import ConfirmScreen
+    from tui.app.screens.export import ExportScreen
+    from tui.app.screens.help import HelpScreen
+    from tui.app.widgets.log_panel import LogFilter, LogPanel
+    from tui.app.widgets.task_table import TaskTable
+
+    return (
+        DashboardScreen,
+        TaskTable,
+        LogPanel,
+        LogFilter,
+        ConfirmScreen,
+        AddTasksScreen,
+        ExportScreen,
+        HelpScreen,
+    )
