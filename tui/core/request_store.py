@@ -131,14 +131,21 @@ def _insert(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
 # ---------------------------------------------------------------------------------- reading
 
 
-def next_pending(store: Store, provider: str, now: datetime, limit: int = 1) -> list[CreateRequest]:
-    """The provider's pending requests due now (a 429's `not_before` passed), oldest first."""
+def next_pending(
+    store: Store, provider: str, now: datetime, limit: int = 1, *, batch: str | None = None
+) -> list[CreateRequest]:
+    """The provider's pending requests due now (a 429's `not_before` passed), oldest first
+    (only those of `batch` when given)."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM requests WHERE state = 'pending' AND provider = ? "
+        "AND (not_before IS NULL OR not_before <= ?)"
+    )
+    params: list[Any] = [provider, dt_out(now)]
+    if batch is not None:
+        sql += " AND batch = ?"
+        params.append(batch)
     with store.reading() as conn:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE state = 'pending' AND provider = ? "
-            "AND (not_before IS NULL OR not_before <= ?) ORDER BY seq LIMIT ?",
-            (provider, dt_out(now), max(0, limit)),
-        ).fetchall()
+        rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*params, max(0, limit))).fetchall()
     return [request_from_row(row) for row in rows]
 
 
@@ -172,13 +179,18 @@ def request_counts(
     return out
 
 
-def open_count(store: Store, providers: Collection[str] | None = None) -> int:
-    """Requests still `pending` or `sending` (at these providers, or anywhere)."""
+def open_count(
+    store: Store, providers: Collection[str] | None = None, *, batch: str | None = None
+) -> int:
+    """Requests still `pending` or `sending` (at these providers, or anywhere; of `batch`)."""
     sql = "SELECT COUNT(*) FROM requests WHERE state IN ('pending', 'sending')"
     params: list[Any] = []
     if providers is not None:
         sql += " AND provider IN (SELECT value FROM json_each(?))"
         params.append(dump(sorted(providers)))
+    if batch is not None:
+        sql += " AND batch = ?"
+        params.append(batch)
     with store.reading() as conn:
         return int(conn.execute(sql, params).fetchone()[0])
 
