@@ -60,9 +60,8 @@ async def test_created_requests_become_tracked_tasks_linked_to_their_request(
         for request, line in zip(requests, lines, strict=True):
             task = store.get("kyy", request.task_id)
             assert task is not None and task.state is State.SUCCEEDED and task.batch == "spring"
-            assert task.to_json()["request"] == {
-                "name": line.name, "fingerprint": line.fingerprint, "attempt": 1, "previous_id": None,
-            }  # fmt: skip
+            link = {"name": line.name, "fingerprint": line.fingerprint}
+            assert task.to_json()["request"] == {**link, "attempt": 1, "previous_id": None}
             assert request.http_status == 200 and request.sent_at is not None
         moves = [(e.data["from"], e.data["to"]) for e in events if e.kind == "request"]
         assert sorted(moves) == [("pending", "sending")] * 3 + [("sending", "created")] * 3
@@ -89,7 +88,7 @@ async def test_401_on_create_stops_the_provider(tmp_path: Path) -> None:
         sim.faults.add(401, kind="kyy", on="create")
         record_requests(store, planned("kyy", 3), batch=None, now=now())
         config = config_for(tmp_path, provider_config(sim, concurrency=1, max_live=1))
-        engine, events = await run_engine(store, config)
+        engine, _ = await run_engine(store, config)
         states = [r.state for r in query_requests(store)]
         assert states == [RequestState.REJECTED, RequestState.PENDING, RequestState.PENDING]
         assert len(sim.requests_for("kyy", endpoint="create")) == 1
@@ -169,7 +168,7 @@ async def test_sending_at_start_becomes_uncertain_and_is_not_sent(tmp_path: Path
         first, second = query_requests(store)
         assert first.state is RequestState.UNCERTAIN and second.state is RequestState.CREATED
         assert fingerprint(lines[0].body) not in sim.create_counts()
-        assert [(e.data["from"], e.data["to"]) for e in events if e.kind == "request"][0] == (
+        assert next((e.data["from"], e.data["to"]) for e in events if e.kind == "request") == (
             "sending",
             "uncertain",
         )
