@@ -152,7 +152,9 @@ class Engine:
         of the filter's provider and batch is left to send (except where creating is paused
         or stopped: `submitter.left()`). Pending requests are sent meanwhile."""
         self._load(flt)
-        self.submitter.select(provider=flt and flt.provider, batch=flt and flt.batch)
+        self.submitter.select(
+            provider=flt.provider if flt else None, batch=flt.batch if flt else None
+        )
         background = [asyncio.create_task(self.submitter.run(), name="submit")]
         if self._downloader is not None:
             background.append(asyncio.create_task(self._downloader.run(), name="downloads"))

@@ -30,6 +30,7 @@ from tui.core.jitter import NUDGE, jittered
 from tui.core.model import Event, Failure, Task
 from tui.core.poller import CreateResult, ProviderClient, ProviderHealth
 from tui.core.request_store import (
+    RequestFilter,
     live_created,
     mark_answered,
     mark_created,
@@ -37,6 +38,7 @@ from tui.core.request_store import (
     mark_sending,
     next_pending,
     open_count,
+    request_counts,
     sending_to_uncertain,
 )
 from tui.core.requests import CreateRequest, RequestState, Stop, Verdict, read_create_answer
@@ -109,12 +111,20 @@ class Submitter:
         return bool(sendable) and open_count(self.store, sendable, batch=self._batch) > 0
 
     def left(self) -> dict[str, tuple[int, str]]:
-        """Per paused or stopped provider: how many requests are left unsent, and why."""
+        """Per provider that cannot take them (creating paused or stopped, or not in the
+        config): how many requests are left unsent, and why."""
+        why_not = {**self.paused, **self.stopped}
+        open_states = frozenset({RequestState.PENDING, RequestState.SENDING})
+        flt = RequestFilter(states=open_states, batch=self._batch)
         out: dict[str, tuple[int, str]] = {}
-        for name, why in {**self.paused, **self.stopped}.items():
-            count = open_count(self.store, [name], batch=self._batch)
-            if count:
-                out[name] = (count, why)
+        for name, counts in request_counts(self.store, flt).items():
+            if name not in self.config.providers:
+                why = f"provider '{name}' is not in the config: add a [providers.{name}] table"
+            elif name in why_not:
+                why = why_not[name]
+            else:
+                continue
+            out[name] = (sum(counts.values()), why)
         return out
 
     def live(self, provider: str) -> int:
