@@ -42,8 +42,10 @@ _COLUMNS = (
 # At most one: the first request that named the task (a relay that answers an id twice must
 # not make a task appear twice in an export).
 _REQUEST_JOIN = (
-    " LEFT JOIN requests r ON r.seq = (SELECT MIN(q.seq) FROM requests q"
-    " WHERE q.provider = t.provider AND q.task_id = t.id AND q.state = 'created')"
+    " LEFT JOIN requests r ON r.provider = t.provider AND r.task_id = t.id"
+    " AND r.state = 'created' AND NOT EXISTS (SELECT 1 FROM requests q"
+    " WHERE q.provider = r.provider AND q.task_id = r.task_id AND q.state = 'created'"
+    " AND q.seq < r.seq)"
 )
 _REQUEST_COLUMNS = "r.seq, r.name, r.fingerprint, r.attempt, r.previous_id"
 _SELECT_COLUMNS = (
