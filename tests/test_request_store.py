@@ -164,3 +164,13 @@ def test_retry_chains_transient_failures_up_to_max_attempts(store: Store) -> Non
         store, [("kyy", "video_b")], include_all=True, max_attempts_of=lambda _: 3, now=T0
     )
     assert [r.previous_id for r in forced.requests] == ["video_b"]
+
+
+def test_a_task_id_answered_twice_is_one_task_linked_to_its_first_request(store: Store) -> None:
+    record_requests(store, planned("kyy", 2), batch=None, now=T0)
+    create(store, "video_same")
+    create(store, "video_same")  # a relay that answers the same id to two creates
+    [task] = store.query()
+    assert task.request is not None and task.request.name == "shot-000"
+    assert [t["request"]["name"] for t in store.query_json()] == ["shot-000"]
+    assert len(list(store.iter_json())) == 1

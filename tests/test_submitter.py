@@ -65,6 +65,9 @@ async def test_created_requests_become_tracked_tasks_linked_to_their_request(
             assert request.http_status == 200 and request.sent_at is not None
         moves = [(e.data["from"], e.data["to"]) for e in events if e.kind == "request"]
         assert sorted(moves) == [("pending", "sending")] * 3 + [("sending", "created")] * 3
+        for made in sim.requests_for("kyy", endpoint="create"):  # first looked at soon after
+            first_poll = min(r.ts for r in sim.requests_for("kyy", task_id=made.created_id))
+            assert 2.5 <= first_poll - made.ts <= 5.0
         created = [e.to_json() for e in events if e.kind == "request" and e.data["to"] == "created"]
         assert {e["id"] for e in created} == {r.task_id for r in requests}
         assert all(set(e) >= {"ts", "event", "provider", "fingerprint", "name", "from", "to",
