@@ -9,6 +9,7 @@ import pytest
 from submit_helpers import planned
 
 from tui.core.model import Failure, State, Task
+from tui.core.request_retry import plan_retries, record_retries
 from tui.core.request_store import (
     RecordResult,
     RequestFilter,
@@ -18,10 +19,8 @@ from tui.core.request_store import (
     mark_sending,
     next_pending,
     open_count,
-    plan_retries,
     query_requests,
     record_requests,
-    record_retries,
     request_counts,
     resend_uncertain,
     sending_to_uncertain,

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from tui.core.clean import clean_line
-from tui.core.model import TERMINAL_STATES, Event, Failure, Key, State, Task
+from tui.core.model import TERMINAL_STATES, Event, Failure, Task
 from tui.core.requests import CreateRequest, RequestState
-from tui.core.retryable import worth_retrying
 from tui.core.store import Store
-from tui.core.store_rows import dt_out, dump, event_params, state_of
+from tui.core.store_rows import dt_out, dump, event_params
 
-_COLUMNS = (
+COLUMNS = (
     "seq, provider, fingerprint, name, batch, state, task_id, attempt, previous_id, created_at, "
     "sent_at, answered_at, http_status, error_code, error_message, body"
 )
@@ -60,23 +59,6 @@ class RequestFilter:
     provider: str | None = None
     batch: str | None = None
     fingerprints: frozenset[str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySkip:
-    """A task `retry` leaves alone, and why (for the confirmation and the summary)."""
-
-    provider: str
-    task_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPlan:
-    """What `retry` does: the new requests (pending), and the tasks it skips."""
-
-    requests: list[CreateRequest]
-    skipped: list[RetrySkip]
 
 
 # ---------------------------------------------------------------------------------- recording
@@ -116,11 +98,13 @@ def record_requests(
                 (item.provider, item.fingerprint, item.name, batch, 1, None, created_at,
                  json.dumps(item.body, separators=(",", ":"), ensure_ascii=False))
             )  # fmt: skip
-        _insert(conn, rows_to_add)
+        insert_pending(conn, rows_to_add)
     return RecordResult(len(rows_to_add), len(items) - len(rows_to_add))
 
 
-def _insert(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+def insert_pending(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert `pending` requests: rows of (provider, fingerprint, name, batch, attempt,
+    previous_id, created_at, body JSON)."""
     conn.executemany(
         "INSERT INTO requests (provider, fingerprint, name, batch, state, attempt, previous_id, "
         "created_at, body) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
@@ -137,7 +121,7 @@ def next_pending(
     """The provider's pending requests due now (a 429's `not_before` passed), oldest first
     (only those of `batch` when given)."""
     sql = (
-        f"SELECT {_COLUMNS} FROM requests WHERE state = 'pending' AND provider = ? "
+        f"SELECT {COLUMNS} FROM requests WHERE state = 'pending' AND provider = ? "
         "AND (not_before IS NULL OR not_before <= ?)"
     )
     params: list[Any] = [provider, dt_out(now)]
@@ -154,7 +138,7 @@ def query_requests(
 ) -> list[CreateRequest]:
     """The requests `flt` selects, in the order they were recorded."""
     where, params = _where(flt)
-    sql = f"SELECT {_COLUMNS} FROM requests{where} ORDER BY seq"
+    sql = f"SELECT {COLUMNS} FROM requests{where} ORDER BY seq"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(0, limit))
@@ -244,9 +228,9 @@ def request_from_row(row: Sequence[Any]) -> CreateRequest:
         task_id=task_id,
         attempt=attempt,
         previous_id=previous_id,
-        created_at=_time(created_at),
-        sent_at=_time(sent_at),
-        answered_at=_time(answered_at),
+        created_at=parse_time(created_at),
+        sent_at=parse_time(sent_at),
+        answered_at=parse_time(answered_at),
         http_status=http_status,
         error=error,
         seq=seq,
@@ -260,7 +244,7 @@ def _request_state(word: str) -> RequestState:
         return RequestState.UNCERTAIN
 
 
-def _time(text: str | None) -> datetime | None:
+def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
@@ -389,7 +373,7 @@ def sending_to_uncertain(store: Store, now: datetime) -> list[Event]:
     """At start: every `sending` request (a crash mid-send) becomes `uncertain`."""
     with store.transaction(durable=True) as conn:
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE state = 'sending' ORDER BY seq"
+            f"SELECT {COLUMNS} FROM requests WHERE state = 'sending' ORDER BY seq"
         ).fetchall()
         requests = [request_from_row(row) for row in rows]
         events = [
@@ -415,7 +399,7 @@ def resend_uncertain(store: Store, flt: RequestFilter | None, now: datetime) -> 
     )
     where, params = _where(only_uncertain)
     with store.transaction(durable=True) as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM requests{where} ORDER BY seq", params)
+        rows = conn.execute(f"SELECT {COLUMNS} FROM requests{where} ORDER BY seq", params)
         requests = [request_from_row(row) for row in rows.fetchall()]
         events = [request_event(r, RequestState.PENDING, now) for r in requests]
         conn.executemany(
@@ -449,143 +433,3 @@ def _log(conn: sqlite3.Connection, *events: Event) -> None:
             "INSERT INTO events (ts, kind, provider, task_id, data) VALUES (?, ?, ?, ?, ?)",
             [event_params(e) for e in events],
         )
-
-
-# ---------------------------------------------------------------------------------- retrying
-
-
-def plan_retries(
-    store: Store,
-    keys: Iterable[Key],
-    *,
-    include_all: bool = False,
-    max_attempts_of: Callable[[str], int],
-) -> RetryPlan:
-    """What `record_retries` would record, without recording it (for the confirmation)."""
-    with store.reading() as conn:
-        return _plan(conn, keys, include_all, max_attempts_of, None)
-
-
-def record_retries(
-    store: Store,
-    keys: Iterable[Key],
-    *,
-    include_all: bool = False,
-    max_attempts_of: Callable[[str], int],
-    now: datetime,
-) -> RetryPlan:
-    """A new `pending` request for each failed task worth retrying, in one durable transaction.
-
-    The new request is the newest attempt's stored request (same provider, body, name, batch
-    and fingerprint) with attempt + 1 and previous_id = that failed task's id. Per task: only
-    the newest attempt of its chain is retried; a chain whose newest attempt succeeded, is
-    still open, or already made `max_attempts_of(provider)` attempts is skipped; a failure that
-    is not transient (content policy, invalid parameter) is skipped unless `include_all`; a
-    task added by id has no stored request and is skipped, saying so.
-    """
-    with store.transaction(durable=True) as conn:
-        plan = _plan(conn, keys, include_all, max_attempts_of, dt_out(now))
-        _insert(
-            conn,
-            [
-                (r.provider, r.fingerprint, r.name, r.batch, r.attempt, r.previous_id,
-                 dt_out(now), json.dumps(r.body, separators=(",", ":"), ensure_ascii=False))
-                for r in plan.requests
-            ],
-        )  # fmt: skip
-    return plan
-
-
-def _plan(
-    conn: sqlite3.Connection,
-    keys: Iterable[Key],
-    include_all: bool,
-    max_attempts_of: Callable[[str], int],
-    stamp: str | None,
-) -> RetryPlan:
-    requests: list[CreateRequest] = []
-    skipped: list[RetrySkip] = []
-    done: set[int] = set()  # newest attempts already planned (two keys of one chain)
-    for provider, task_id in dict.fromkeys(keys):
-        why, newest = _newest_attempt(conn, provider, task_id)
-        if newest is None:
-            skipped.append(RetrySkip(provider, task_id, why))
-            continue
-        if newest.seq in done:
-            continue
-        done.add(newest.seq)
-        why = _why_not(conn, newest, include_all, max_attempts_of(provider))
-        if why:
-            skipped.append(RetrySkip(provider, task_id, why))
-            continue
-        requests.append(
-            CreateRequest(
-                provider=provider,
-                fingerprint=newest.fingerprint,
-                body=newest.body,
-                name=newest.name,
-                batch=newest.batch,
-                attempt=newest.attempt + 1,
-                previous_id=newest.task_id,
-                created_at=_time(stamp),
-            )
-        )
-    return RetryPlan(requests, skipped)
-
-
-def _newest_attempt(
-    conn: sqlite3.Connection, provider: str, task_id: str
-) -> tuple[str, CreateRequest | None]:
-    """The newest attempt of the chain the task belongs to (following previous_id forward)."""
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM requests WHERE provider = ? AND task_id = ? "
-        "AND state = 'created' ORDER BY seq LIMIT 1",
-        (provider, task_id),
-    ).fetchone()
-    if row is None:
-        tracked = conn.execute(
-            "SELECT 1 FROM tasks WHERE provider = ? AND id = ?", (provider, task_id)
-        ).fetchone()
-        if tracked is None:
-            return "not tracked", None
-        return "added by id: no stored request to send again (only submitted tasks retry)", None
-    newest = request_from_row(row)
-    for _ in range(10_000):  # a chain is at most max_attempts long; this only guards a loop
-        if newest.task_id is None:
-            break
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE provider = ? AND previous_id = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (provider, newest.task_id),
-        ).fetchone()
-        if row is None:
-            break
-        newest = request_from_row(row)
-    return "", newest
-
-
-def _why_not(
-    conn: sqlite3.Connection, newest: CreateRequest, include_all: bool, max_attempts: int
-) -> str:
-    """Why the chain's newest attempt is not retried ('' when it is)."""
-    if newest.state is not RequestState.CREATED:
-        return f"its newest attempt ({newest.attempt}) is {newest.state}, not a failed task"
-    row = conn.execute(
-        "SELECT state, failure_code, failure_message, has_failure FROM tasks "
-        "WHERE provider = ? AND id = ?",
-        (newest.provider, newest.task_id),
-    ).fetchone()
-    if row is None:
-        return f"its newest attempt {newest.task_id} is no longer tracked"
-    state = state_of(row[0])
-    failure = Failure(row[1], row[2]) if row[3] else None
-    if state.live:
-        return f"its newest attempt {newest.task_id} is still {state}"
-    if state not in (State.FAILED, State.EXPIRED):
-        return f"its newest attempt {newest.task_id} is {state}, not failed"
-    if newest.attempt >= max_attempts:
-        return f"already tried {newest.attempt} times (max_attempts = {max_attempts})"
-    if not include_all and not worth_retrying(state, failure):
-        label = failure.label if failure else "no reason given"
-        return f"not a transient failure ({label}): pass --all to send it again anyway"
-    return ""

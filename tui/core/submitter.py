@@ -211,7 +211,14 @@ class Submitter:
             self._waiting[name] = self._waiting.get(name, 0) + 1
             job = asyncio.create_task(self._send(name, client, path, request))
             self._jobs.add(job)
-            job.add_done_callback(self._jobs.discard)
+            job.add_done_callback(self._job_done)
+
+    def _job_done(self, job: asyncio.Task[None]) -> None:
+        """A create whose answer could not be written stays `sending` in the store (it becomes
+        `uncertain` at the next start, never sent again): say why."""
+        self._jobs.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.error("a create's answer was not recorded", exc_info=job.exception())
 
     def _wait_for_room(
         self, name: str, config: ProviderConfig, now: float, starts: deque[float]
