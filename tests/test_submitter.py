@@ -19,6 +19,7 @@ from tui.core.request_store import (
     next_pending,
     query_requests,
     record_requests,
+    resend_uncertain,
 )
 from tui.core.requests import RequestState
 from tui.core.store import Store
@@ -158,6 +159,15 @@ async def test_5xx_and_hang_after_create_are_uncertain_and_never_sent_again(tmp_
         first, second, _ = query_requests(store)
         assert first.http_status == 502 and second.http_status is None
         assert second.error is not None and "after sending" in (second.error.message or "")
+        # only when the user asks: the same records go again (the provider made two of each)
+        only_first = RequestFilter(fingerprints=frozenset({first.fingerprint}))
+        assert len(resend_uncertain(store, only_first, now())) == 1
+        await run_engine(store, config)
+        assert [r.state for r in query_requests(store)] == [
+            RequestState.CREATED, RequestState.UNCERTAIN, RequestState.CREATED,
+        ]  # fmt: skip
+        assert sim.create_counts()[fingerprint(lines[0].body)] == 2
+        assert sim.create_counts()[fingerprint(lines[1].body)] == 1
 
 
 async def test_sending_at_start_becomes_uncertain_and_is_not_sent(tmp_path: Path) -> None:
