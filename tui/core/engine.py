@@ -1,4 +1,5 @@
-"""The engine: polls live tasks politely, folds answers into the store, keeps finished videos.
+"""The engine: polls live tasks politely, folds answers into the store, keeps finished videos,
+and sends the store's pending create requests (`submitter`, which hands it the tasks it made).
 
 It wires the parts together and owns no policy of its own: *when* a task is polled comes from
 `schedule` (delays) and `poll_queue` (who goes first), *how* a provider is asked from
