@@ -410,6 +410,33 @@ def test_status_json_is_the_contract_task_object_with_raw(
     assert "\x9b" not in out
 
 
+def test_status_json_and_export_show_the_request_a_task_came_from(
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.core.request_lines import PlannedRequest
+    from tui.core.request_store import mark_created, mark_sending, next_pending, record_requests
+    from tui.core.requests import fingerprint
+
+    body = {"model": "doubao-seedance-2-0-260128", "content": [{"type": "text", "text": "a"}]}
+    fp = fingerprint("anyfast", body, "shot-012")
+    seed(env["db"], [finished("anyfast", "asyntask_by_id")])
+    with Store.open(env["db"]) as store:
+        record_requests(
+            store, [PlannedRequest(1, "anyfast", body, "shot-012", fp)], batch="ads", now=NOW
+        )
+        [request] = next_pending(store, "anyfast", NOW)
+        mark_sending(store, request, NOW)
+        mark_created(store, request, "asyntask_made", 200, NOW)
+    expected = {"name": "shot-012", "fingerprint": fp, "attempt": 1, "previous_id": None}
+    code, out, _ = run(["status", "--json"], capsys)
+    tasks = {t["id"]: t for t in json.loads(out)}
+    assert code == 0 and tasks["asyntask_made"]["request"] == expected
+    assert tasks["asyntask_made"]["batch"] == "ads" and tasks["asyntask_by_id"]["request"] is None
+    code, out, _ = run(["export", "--format", "jsonl"], capsys)
+    exported = {t["id"]: t for t in map(json.loads, out.splitlines())}
+    assert code == 0 and exported["asyntask_made"]["request"] == expected
+
+
 def test_status_on_an_empty_store(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["status"], capsys)
     assert code == 0 and "no tasks tracked yet" in out

@@ -189,8 +189,10 @@ def test_add_watch_status_against_the_simulator(world):
             "provider", "id", "batch", "state", "upstream_status", "model", "progress",
             "created_at", "started_at", "finished_at", "video_url", "url_expires_at",
             "duration", "resolution", "super_resolution", "ratio", "fps", "seed",
-            "generate_audio", "tokens", "failure", "polls", "last_polled_at", "download", "raw",
+            "generate_audio", "tokens", "failure", "polls", "last_polled_at", "download",
+            "request", "raw",
         ]  # fmt: skip
+        assert task["request"] is None  # added by id: no create request
 
     assert not any(key in watched.stdout + watched.stderr for key in KEYS.values())
     _assert_etiquette(sim, terminal_ids=set(tasks))

@@ -18,10 +18,14 @@ from tui.core.model import (
     DownloadState,
     Event,
     Failure,
+    RequestLink,
     State,
     Task,
     Tokens,
 )
+from tui.core.request_lines import PlannedRequest
+from tui.core.request_store import mark_created, mark_sending, next_pending, record_requests
+from tui.core.requests import fingerprint
 from tui.core.store import AddResult, Store, StoreError, TaskFilter
 from tui.core.store_schema import (
     MIGRATIONS,
@@ -84,6 +88,17 @@ def full_task(provider: str = "anyfast", task_id: str = "asyntask_full") -> Task
         last_not_found_at=T0 + timedelta(minutes=3),
         next_poll_at=T0 + timedelta(minutes=7),
     )
+
+
+def add_by_request(store: Store, task: Task, name: str = "shot-012") -> Task:
+    """Track `task` as a created request would (the task object gains `request`)."""
+    body = {"model": "m", "prompt": task.id}
+    planned = PlannedRequest(1, task.provider, body, name, fingerprint(task.provider, body, name))
+    record_requests(store, [planned], batch=task.batch, now=T0)
+    [request] = next_pending(store, task.provider, T0)
+    assert mark_sending(store, request, T0) is not None
+    mark_created(store, request, task.id, 200, T0)
+    return task.evolve(request=RequestLink(name, planned.fingerprint, 1, None))
 
 
 def other_connection(db: Path) -> sqlite3.Connection:
@@ -232,7 +247,7 @@ def test_a_folder_as_the_db_path_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_every_field_round_trips(store: Store) -> None:
-    task = full_task()
+    task = add_by_request(store, full_task())  # tracked by a created request: `request` set
     for field in dataclasses.fields(Task):  # keeps this test "fully populated" as Task grows
         default = (
             field.default_factory()
@@ -240,7 +255,6 @@ def test_every_field_round_trips(store: Store) -> None:
             else field.default
         )
         assert getattr(task, field.name) != default, field.name
-    assert store.add_tasks(task.provider, [task.id], batch="spring-ads", now=T0).added == 1
     store.save(task, [state_event(task, State.RUNNING, State.FAILED)])
     store.set_download(task.provider, task.id, task.download)
 
@@ -786,8 +800,8 @@ def test_a_full_disk_is_a_clear_error_and_nothing_half_written(store: Store, db:
 def test_query_json_is_to_json_of_query(store: Store, db: Path) -> None:
     """The fast export path makes exactly the contract's objects, key order included."""
     store.add_tasks("kyy", ["video_lean"], batch=None, now=T0)
-    full = full_task("anyfast", "asyntask_full")
-    store.add_tasks("anyfast", [full.id, "task_odd", "task_whole"], batch="b", now=T0)
+    full = add_by_request(store, full_task("anyfast", "asyntask_full"))
+    store.add_tasks("anyfast", ["task_odd", "task_whole"], batch="b", now=T0)
     store.save(full)
     store.set_download(full.provider, full.id, full.download)
     store.save(
@@ -822,6 +836,7 @@ def test_iter_json_streams_the_same_objects(store: Store) -> None:
     ids = [f"asyntask_{i}" for i in range(7)]
     store.add_tasks("anyfast", ids, batch="b", now=T0)
     store.add_tasks("kyy", ["video_1"], batch=None, now=T0)
+    add_by_request(store, Task("kyy", "video_2"))
     for i, task_id in enumerate(ids[:5]):
         raw: Any = {"i": i, "msg": "视频 \ud800", "n": [1.5, None]} if i != 3 else "<html>"
         store.save(dataclasses.replace(full_task("anyfast", task_id), raw=raw))
@@ -832,4 +847,4 @@ def test_iter_json_streams_the_same_objects(store: Store) -> None:
                 lines = list(store.iter_json(flt, with_raw=with_raw, chunk=chunk))
                 assert all("\n" not in line for line in lines)
                 assert [json.loads(line) for line in lines] == expected
-    assert len(list(store.iter_json())) == 8
+    assert len(list(store.iter_json())) == 9

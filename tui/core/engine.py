@@ -1,4 +1,5 @@
-"""The engine: polls live tasks politely, folds answers into the store, keeps finished videos.
+"""The engine: polls live tasks politely, folds answers into the store, keeps finished videos,
+and sends the store's pending create requests (`submitter`, which hands it the tasks it made).
 
 It wires the parts together and owns no policy of its own: *when* a task is polled comes from
 `schedule` (delays) and `poll_queue` (who goes first), *how* a provider is asked from
@@ -31,11 +32,13 @@ from tui.core.poller import PollError, PollResult, ProviderClient, ProviderHealt
 from tui.core.schedule import next_poll_delay, priority
 from tui.core.store import AddResult, Store, TaskFilter
 from tui.core.store_writer import StoreGaveUp, StoreOutage, StoreWriter
+from tui.core.submitter import Submitter
 
 log = logging.getLogger(__name__)
 
 # Events that only exist as events (state changes are stored with their task).
 _PERSISTED_KINDS = frozenset({"http_error", "download", "provider", "notice", "error", "removed"})
+FIRST_LOOK = 3.0  # clock seconds from a create to its task's first poll (instant refusals)
 
 
 class Engine:
@@ -80,6 +83,12 @@ class Engine:
             ),
             opener=store_opener,
         )
+        self.submitter = Submitter(
+            store, config, clock=self.clock, writer=self.writer, client_of=self._client,
+            on_created=self._track_created, notify=self._notify_event, publish=self._publish,
+            on_refused=self._stop_provider, unpaused=self._unpaused, rng=self._rng,
+        )  # fmt: skip
+        self._task_subscribers.append(self.submitter.task_changed)
         self._downloader: Downloader | None = None
         if download and config.download.enabled:
             self._downloader = Downloader(
@@ -140,9 +149,14 @@ class Engine:
 
     async def run(self, flt: TaskFilter | None = None, *, until_done: bool = False) -> None:
         """Poll the selected tasks until cancelled or, with `until_done`, until every one of them
-        is terminal (or cannot be polled) and every finished video is kept."""
+        is terminal (or cannot be polled), every finished video is kept and no create request
+        of the filter's provider and batch is left to send (except where creating is paused
+        or stopped: `submitter.left()`). Pending requests are sent meanwhile."""
         self._load(flt)
-        background: list[asyncio.Task[None]] = []
+        self.submitter.select(
+            provider=flt.provider if flt else None, batch=flt.batch if flt else None
+        )
+        background = [asyncio.create_task(self.submitter.run(), name="submit")]
         if self._downloader is not None:
             background.append(asyncio.create_task(self._downloader.run(), name="downloads"))
             # Only the videos not kept yet are read: reading every finished task to skip the
@@ -156,7 +170,7 @@ class Engine:
         }
         try:
             if until_done:
-                await self._wait_until_done(lanes)
+                await self._wait_until_done([*lanes.values(), background[0]])
                 if self._downloader is not None:
                     await self._downloader.drain()
                 await self.writer.drain()
@@ -263,6 +277,22 @@ class Engine:
             else:
                 due = max(now, _epoch(task.last_polled_at) + self._delay(task, now))
             self._schedule(task, due)
+
+    def _track_created(self, task: Task) -> None:
+        """A task a create request just made: first looked at a few seconds from now (content
+        policy refusals come back at once), then as any other."""
+        self._tasks[task.key] = task
+        self._notify_task(task)
+        if self._client(task.provider) is not None:
+            self._schedule(task, self.clock.now() + jittered(FIRST_LOOK, self._rng, NUDGE))
+        self._ensure_lane(task.provider)
+
+    def _stop_provider(self, name: str) -> None:
+        """The provider refused its key on a create: stopped as for a refused poll."""
+        client = self._clients.get(name)
+        if client is not None:
+            self._refused.setdefault(name, client.health_reason or f"{name} refused the key")
+            self._note_health(name, client)
 
     def _schedule(self, task: Task, due: float) -> None:
         """Queue the task's next poll and wake its lane, which may be asleep with nothing due."""
@@ -461,10 +491,10 @@ class Engine:
         self._publish(self._event("provider", name, health="auth failed", message=why))
         return None
 
-    async def _wait_until_done(self, lanes: dict[str, asyncio.Task[None]]) -> None:
-        while self._has_pollable_work():
+    async def _wait_until_done(self, lanes: list[asyncio.Task[None]]) -> None:
+        while self._has_pollable_work() or self.submitter.has_work():
             self._check_store()
-            finished = [lane for lane in lanes.values() if lane.done()]
+            finished = [lane for lane in lanes if lane.done()]
             for lane in finished:
                 if not lane.cancelled() and lane.exception() is not None:
                     raise lane.exception()  # type: ignore[misc]

@@ -102,6 +102,24 @@ class Download:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestLink:
+    """The create request a task came from (`submit`, `retry`): the task object's `request`."""
+
+    name: str | None = None
+    fingerprint: str | None = None
+    attempt: int = 1
+    previous_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "attempt": self.attempt,
+            "previous_id": self.previous_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What one successful poll said about one task, normalized. Pure data, made by a dialect.
 
@@ -138,7 +156,7 @@ class Task:
     """Everything we know of one tracked task: the contract's task object plus bookkeeping.
 
     The bookkeeping fields after `raw` are ours, not the contract's: they never appear in
-    `to_json()`.
+    `to_json()` (except `request`, the contract's, kept last so positional readers hold).
     """
 
     provider: str
@@ -173,6 +191,9 @@ class Task:
     not_found_strikes: int = 0
     last_not_found_at: datetime | None = None
     next_poll_at: datetime | None = None
+    # Part of the contract's object (read from the requests table, never saved with the task):
+    # the create request it came from, None for a task added by id.
+    request: RequestLink | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -212,6 +233,7 @@ class Task:
             "polls": self.polls,
             "last_polled_at": iso(self.last_polled_at),
             "download": self.download.to_json(),
+            "request": self.request.to_json() if self.request else None,
             "raw": self.raw,
         }
 
@@ -220,7 +242,9 @@ class Task:
 class Event:
     """Something that happened, as `watch --json` prints it and the dashboard's log shows it.
 
-    `kind` is the contract's `event` word: `state`, `http_error`, `download`, `summary`, plus our
+    `kind` is the contract's `event` word: `state`, `http_error`, `download`, `summary`,
+    `request` (a create request changed state: fingerprint, name, from, to, id, http_status,
+    error; `id` is in `data` too, so it is printed even when no task exists), plus our
     own `added`, `removed`, `provider` (health changes), `poll` (a poll with no state change),
     `notice` and `error`. `data` holds the kind's own keys (for `state`: from, to,
     upstream_status, failure).

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -79,6 +82,21 @@ class PollError:
 class PollResult:
     snapshot: Snapshot | None = None
     error: PollError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    """A create call's outcome: the provider's answer (`status`, `body`, and `retry_after` for
+    a 429/503: the provider-wide hold), or `error`, a short clean message. Without an answer,
+    `sent` says whether the body may have reached the provider: False when it surely did not
+    (the connection failed, the provider is down or refused the key: send it again later),
+    True when it may have (a timeout or reset after sending: the task may exist)."""
+
+    status: int | None = None
+    body: bytes = b""
+    retry_after: float | None = None
+    error: str | None = None
+    sent: bool = True
 
 
 class ProviderClient:
@@ -196,8 +214,95 @@ class ProviderClient:
                 if not settled:  # cancelled mid-request: a probe must not stay out forever
                     self._breaker.release_probe()
 
+    async def create(
+        self, path: str, body: dict[str, Any], *, started: Callable[[], None] | None = None
+    ) -> CreateResult:
+        """POST one create body to `path`, under the same slots, pacing, hold and breaker as
+        polls (a create counts toward `rate_limit` and `concurrency` like a poll). Never raises
+        for HTTP or network trouble. A 401/403 is returned, not acted on: the caller tells a
+        refused key (`refuse_key`) from a quota refusal. `started()` is called when the body
+        is about to leave (after the pacing wait): the moment `create_rate` counts."""
+        if self._auth_error is not None:
+            return CreateResult(error=self._auth_error.message, sent=False)
+        if self._breaker.blocked:
+            return self._create_down()
+        async with self._slots:
+            await self._limiter.acquire()
+            if self._auth_error is not None:
+                return CreateResult(error=self._auth_error.message, sent=False)
+            if not self._breaker.allow():
+                return self._create_down()
+            if started is not None:
+                started()
+            settled = False
+            try:
+                result = await self._create_attempt(path, body)
+                settled = True
+                return result
+            finally:
+                if not settled:
+                    self._breaker.release_probe()
+
+    def refuse_key(self, status: int) -> None:
+        """The provider refused the key on a create: stop it, as a refused poll does."""
+        self._refused(status)
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def _create_attempt(self, path: str, body: dict[str, Any]) -> CreateResult:
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                async with self._client.stream(
+                    "POST", path, content=content, headers=headers
+                ) as response:
+                    status = response.status_code
+                    answer = await _read_capped(response)
+                    response_headers = response.headers
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            self._breaker.failure()  # nothing left this machine: safe to send again later
+            message = f"{self.name}: connection failed before sending ({self._short(exc)})"
+            return CreateResult(error=clean_line(message), sent=False)
+        except (TimeoutError, httpx.TimeoutException):
+            self._breaker.failure()
+            message = f"{self.name}: no answer within {self.config.timeout:g} s after sending"
+            return CreateResult(error=message)
+        except _BodyTooLarge:
+            self._breaker.success()
+            return CreateResult(error=f"{self.name}: answer larger than {MAX_BODY} bytes")
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            self._breaker.failure()
+            message = f"{self.name}: connection lost after sending ({self._short(exc)})"
+            return CreateResult(error=clean_line(message))
+        log.debug("%s create -> HTTP %s", self.name, status)
+        retry_after = None
+        if status in (401, 403):
+            self._breaker.release_probe()
+        elif status in (429, 503):
+            self._breaker.release_probe()
+            retry_after = self._hold_provider(response_headers)
+        elif status >= 500:
+            self._breaker.failure()
+        else:
+            self._breaker.success()
+        return CreateResult(status, answer, retry_after)
+
+    def _hold_provider(self, headers: httpx.Headers) -> float:
+        """A 429/503: nothing goes to the provider for Retry-After (or a back-off); seconds."""
+        now = self.clock.now()
+        hold = parse_retry_after(headers.get("Retry-After"), now)
+        if hold is None:
+            self._hold.failure("provider")
+            hold = jittered(self._hold.ceiling("provider"), self._rng, EQUAL)
+        self._limiter.block_until(now + hold)
+        return hold
+
+    def _create_down(self) -> CreateResult:
+        return CreateResult(
+            error=self._down_message(), retry_after=self._breaker.retry_in(), sent=False
+        )
 
     # ------------------------------------------------------------------ one attempt
 

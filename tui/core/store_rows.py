@@ -15,7 +15,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.core.model import Download, DownloadState, Event, Failure, State, Task, Tokens
+from tui.core.model import (
+    Download,
+    DownloadState,
+    Event,
+    Failure,
+    RequestLink,
+    State,
+    Task,
+    Tokens,
+)
 
 STATES: dict[str, State] = {s.value: s for s in State}
 DOWNLOAD_STATES: dict[str, DownloadState] = {s.value: s for s in DownloadState}
@@ -135,7 +144,7 @@ class TaskReader:
             tokens_sr, has_failure, failure_code, failure_message, polls, last_polled_at,
             download_state, download_path, download_bytes, download_error, added_at,
             first_seen_live_at, first_seen_terminal_at, not_found_strikes, last_not_found_at,
-            next_poll_at, body,
+            next_poll_at, request_seq, request_name, fingerprint, attempt, previous_id, body,
         ) = row  # fmt: skip
         texts, times = self._texts, self._times
         if len(texts) > self.LIMIT:
@@ -209,6 +218,11 @@ class TaskReader:
             not_found_strikes,
             when(last_not_found_at),
             when(next_poll_at),
+            request=(
+                None
+                if request_seq is None
+                else RequestLink(request_name, fingerprint, attempt, previous_id)
+            ),
         )
 
 
@@ -239,7 +253,8 @@ def json_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
         started_at, finished_at, video_url, url_expires_at, duration, resolution,
         super_resolution, ratio, fps, seed, generate_audio, tokens_total, tokens_completion,
         tokens_sr, has_failure, failure_code, failure_message, polls, last_polled_at,
-        download_state, download_path, download_bytes, download_error, *_bookkeeping, body,
+        download_state, download_path, download_bytes, download_error, *_bookkeeping,
+        request_seq, request_name, fingerprint, attempt, previous_id, body,
     ) = row  # fmt: skip
     return {
         "provider": provider,
@@ -274,6 +289,14 @@ def json_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
             "path": download_path,
             "bytes": download_bytes,
             "error": download_error,
+        },
+        "request": None
+        if request_seq is None
+        else {
+            "name": request_name,
+            "fingerprint": fingerprint,
+            "attempt": attempt,
+            "previous_id": previous_id,
         },
         "raw": None if body is None else json.loads(body),
     }

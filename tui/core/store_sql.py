@@ -38,10 +38,23 @@ _COLUMNS = (
     "download_bytes, download_error, added_at, first_seen_live_at, first_seen_terminal_at, "
     "not_found_strikes, last_not_found_at, next_poll_at"
 )
-_SELECT_COLUMNS = "t.pk, " + ", ".join("t." + c.strip() for c in _COLUMNS.split(","))
-SELECT_NO_RAW = f"SELECT {_SELECT_COLUMNS}, NULL FROM tasks t"
+# The create request a task came from (the task object's `request`), after the task's columns.
+# At most one: the first request that named the task (a relay that answers an id twice must
+# not make a task appear twice in an export).
+_REQUEST_JOIN = (
+    " LEFT JOIN requests r ON r.provider = t.provider AND r.task_id = t.id"
+    " AND r.state = 'created' AND NOT EXISTS (SELECT 1 FROM requests q"
+    " WHERE q.provider = r.provider AND q.task_id = r.task_id AND q.state = 'created'"
+    " AND q.seq < r.seq)"
+)
+_REQUEST_COLUMNS = "r.seq, r.name, r.fingerprint, r.attempt, r.previous_id"
+_SELECT_COLUMNS = (
+    "t.pk, " + ", ".join("t." + c.strip() for c in _COLUMNS.split(",")) + ", " + _REQUEST_COLUMNS
+)
+SELECT_NO_RAW = f"SELECT {_SELECT_COLUMNS}, NULL FROM tasks t{_REQUEST_JOIN}"
 SELECT_WITH_RAW = (
     f"SELECT {_SELECT_COLUMNS}, s.body FROM tasks t LEFT JOIN snapshots s ON s.seq = t.raw_seq"
+    + _REQUEST_JOIN
 )
 
 
@@ -81,14 +94,18 @@ def task_json_sql(raw: str) -> str:
     'download', json_object('state', {_sql_in("download_state", DOWNLOAD_STATES, "none")},
                             'path', t.download_path, 'bytes', t.download_bytes,
                             'error', t.download_error),
+    'request', json(CASE WHEN r.seq IS NOT NULL
+                         THEN json_object('name', r.name, 'fingerprint', r.fingerprint,
+                                          'attempt', r.attempt, 'previous_id', r.previous_id)
+                    END),
     'raw', {raw})"""
 
 
 SELECT_JSON = (
     f"SELECT t.pk, {task_json_sql('json(s.body)')} FROM tasks t"
-    " LEFT JOIN snapshots s ON s.seq = t.raw_seq"
+    " LEFT JOIN snapshots s ON s.seq = t.raw_seq" + _REQUEST_JOIN
 )
-SELECT_JSON_NO_RAW = f"SELECT t.pk, {task_json_sql('NULL')} FROM tasks t"
+SELECT_JSON_NO_RAW = f"SELECT t.pk, {task_json_sql('NULL')} FROM tasks t{_REQUEST_JOIN}"
 
 # What `save` writes: every column except the key (provider, id), the download columns (owned
 # by set_download) and added_at (written only when the task carries one).

@@ -1,0 +1,84 @@
+"""The crash test: a sending engine SIGKILLed at random moments and restarted until done never
+creates a request twice unless it is marked `uncertain`, never loses a created task, and
+leaves a sound store every time."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crash_submit_runner import KEY_ENV, PROVIDER_ENV
+from submit_helpers import planned
+
+from tui.core.request_store import query_requests, record_requests
+from tui.core.requests import RequestState
+from tui.core.store import Store
+from tui.sim import Simulator, fingerprint
+
+RUNNER = Path(__file__).with_name("crash_submit_runner.py")
+REQUESTS = 60
+KILLS = 10
+
+
+def start(db: Path, sim: Simulator) -> subprocess.Popen[bytes]:
+    settings = {
+        "name": "ark", "kind": "ark", "base_url": sim.provider_url("ark"), "rate_limit": 50,
+        "concurrency": 8, "min_interval": 0.2, "max_interval": 0.5, "timeout": 1,
+        "max_live": 8, "create_rate": 6000,
+    }  # fmt: skip
+    env = {**os.environ, PROVIDER_ENV: json.dumps(settings), KEY_ENV: sim.key("ark")}
+    env["PYTHONPATH"] = os.pathsep.join([str(RUNNER.parent.parent), env.get("PYTHONPATH", "")])
+    return subprocess.Popen(
+        [sys.executable, str(RUNNER), str(db)], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def integrity(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def test_sigkill_at_random_moments_never_creates_twice(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    db = tmp_path / "tasks.db"
+    lines = planned("ark", REQUESTS)
+    with Simulator(seed=5) as sim:
+        sim.shape_creates("ark", queue_s=0.2, run_s=0.6)
+        sim.faults.add(502, kind="ark", after_create=True, count=2)
+        sim.faults.add("hang", kind="ark", after_create=True, count=1, hang_s=2)
+        with Store.open(db) as store:
+            record_requests(store, lines, batch="crash", now=datetime.now(UTC))
+        for _ in range(KILLS):
+            process = start(db, sim)
+            time.sleep(rng.uniform(0.3, 2.0))  # start-up takes ~0.3 s of it
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            assert integrity(db) == "ok"
+        process = start(db, sim)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr.decode()[-2000:]
+        assert integrity(db) == "ok"
+        with Store.open(db) as store:
+            requests = query_requests(store)
+            tracked = {task.id for task in store.query()}
+        counts = sim.create_counts("ark")
+        by_body = {fingerprint(line.body): line.fingerprint for line in lines}
+        state_of = {r.fingerprint: r.state for r in requests}
+        assert len(requests) == REQUESTS
+        assert all(r.state not in (RequestState.PENDING, RequestState.SENDING) for r in requests)
+        for body_fp, count in counts.items():
+            if state_of[by_body[body_fp]] is not RequestState.UNCERTAIN:
+                assert count <= 1, f"{by_body[body_fp]} created {count} times"
+        uncertain = {r.fingerprint for r in requests if r.state is RequestState.UNCERTAIN}
+        for record in sim.created("ark"):
+            assert record.task_id in tracked or by_body[record.fingerprint] in uncertain
+        assert sum(1 for r in requests if r.state is RequestState.CREATED) >= REQUESTS - 10
