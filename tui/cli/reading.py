@@ -125,12 +125,14 @@ def write_export(store: Store, flt: TaskFilter, fmt: str, out: TextIO) -> int:
 def _export_to_file(path: str, store: Store, flt: TaskFilter, fmt: str) -> int:
     """Through the atomic writer: a failed export leaves the old file (or none), never half."""
     import os
+    from typing import cast
 
     from tui.core.atomic import write_atomic
 
     try:
         return write_atomic(
-            os.path.expanduser(path), lambda handle: write_export(store, flt, fmt, handle)
+            os.path.expanduser(path),
+            lambda handle: write_export(store, flt, fmt, cast("TextIO", handle)),
         )
     except OSError as exc:
         fail(f"--output {path}: cannot write it ({exc.strerror}): pick a writable path")

@@ -140,7 +140,7 @@ class _Reader:
         """A positive, finite number (TOML also spells nan, inf and -inf: all refused)."""
         default = default_of(owner, key)
         if key not in values:
-            return default
+            return float(default)
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(
@@ -171,7 +171,7 @@ class _Reader:
         """A whole number, 1 or more (a float, nan or inf included, is refused)."""
         default = default_of(owner, key)
         if key not in values:
-            return default
+            return int(default)
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(

@@ -38,7 +38,7 @@ def _toml_value(value: Any) -> str:
     """One value as TOML spells it (`"text"`, `5.0`, `true`)."""
     import tomlkit
 
-    return tomlkit.item(value).as_string()
+    return str(tomlkit.item(value).as_string())
 
 
 def _setting(key: str, value: Any, comment: str | None = None) -> str:

@@ -44,12 +44,12 @@ from tui.core.expiry import video_expiry
 from tui.core.httpcore_reads import read_sockets_in_large_chunks
 from tui.core.jitter import EQUAL, jittered
 from tui.core.model import Download, DownloadState, Event, Key, State, Task, iso
+from tui.core.part_files import DiskError
 from tui.core.paths import TemplateError
 from tui.core.paths import target_path as render_target_path
 from tui.core.redact import quiet_httpx_urls, redact_url
 from tui.core.store import Store, StoreError
 from tui.core.transfer import (
-    DiskError,
     Fatal,
     FileOpener,
     Refused,

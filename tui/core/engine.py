@@ -66,7 +66,7 @@ class Engine:
         self._event_subscribers: list[Callable[[Event], None]] = []
         self._task_subscribers: list[Callable[[Task], None]] = []
         self._tasks: dict[Key, Task] = {}
-        self._queue = PollQueue(self._priority_of)
+        self._queue: PollQueue[Key] = PollQueue(self._priority_of)
         self._clients: dict[str, ProviderClient] = {}
         self._refused: dict[str, str] = {}  # provider -> why it cannot be polled at all
         self._last_health: dict[str, ProviderHealth] = {}

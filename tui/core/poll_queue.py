@@ -12,15 +12,16 @@ import heapq
 import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 # Generic on purpose, not `model.Key`: the engine queues (provider, id) tuples, the tests
 # strings, the scheduler benchmark ints. Keys are only hashed (heap entries carry a unique
 # counter before the key, so two keys are never compared).
-Key = Hashable
+Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass
-class _Lane:
+class _Lane(Generic[Key]):
     """One provider's queue."""
 
     waiting: list[tuple[float, int, Key]] = field(default_factory=list)
@@ -28,13 +29,13 @@ class _Lane:
     ready_built_at: float = float("-inf")
 
 
-class PollQueue:
+class PollQueue(Generic[Key]):
     def __init__(
         self, priority: Callable[[Key, float], float], *, reprioritize_every: float = 5.0
     ) -> None:
         self._priority = priority
         self._reprioritize_every = reprioritize_every
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, _Lane[Key]] = {}
         self._due: dict[Key, tuple[str, float, int]] = {}  # key -> (lane, due, entry id)
         self._ids = itertools.count()
 
@@ -48,7 +49,7 @@ class PollQueue:
         """(Re)schedule `key`; an earlier entry for it is forgotten."""
         entry = next(self._ids)
         self._due[key] = (lane, due, entry)
-        heapq.heappush(self._lanes.setdefault(lane, _Lane()).waiting, (due, entry, key))
+        heapq.heappush(self._lanes.setdefault(lane, _Lane[Key]()).waiting, (due, entry, key))
 
     def discard(self, key: Key) -> None:
         self._due.pop(key, None)
@@ -89,7 +90,7 @@ class PollQueue:
     def lanes(self) -> list[str]:
         return list(self._lanes)
 
-    def _rebuild_ready(self, state: _Lane, now: float) -> None:
+    def _rebuild_ready(self, state: _Lane[Key], now: float) -> None:
         state.ready = [
             (-self._priority(key, now), entry, key)
             for _, entry, key in state.ready

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -70,5 +71,5 @@ def quiet_httpx_urls() -> None:
         logger.addFilter(RedactSignedUrls())
 
 
-def _looks_like_url(value: object) -> bool:
+def _looks_like_url(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and "://" in value and "?" in value

@@ -270,7 +270,7 @@ class Store:
         sql = (SELECT_WITH_RAW if with_raw else SELECT_NO_RAW) + where + " ORDER BY t.pk"
         if limit is not None:
             sql += " LIMIT ?"
-            params = (*params, max(0, limit))
+            params = [*params, max(0, limit)]
         with self.errors(), gc_paused():
             return tasks_from_cursor(self._conn.execute(sql, params))
 

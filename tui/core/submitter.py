@@ -188,7 +188,8 @@ class Submitter:
             if self.writer.failure is not None:
                 return
             now = self.clock.now()
-            [request] = next_pending(self.store, name, utc(now), batch=self._batch) or [None]
+            pending = next_pending(self.store, name, utc(now), batch=self._batch)
+            request = pending[0] if pending else None
             if request is None:
                 await self._sleep(wake, RECHECK)
                 continue

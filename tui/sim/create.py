@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from tui.sim import tasks as T
 
@@ -131,7 +131,7 @@ def _action(content: Any) -> str:
     return "generate"
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -148,7 +148,7 @@ def created_answer(task: T.SimTask, id_keys: tuple[str, ...] = ("id", "task_id")
             "error": None,
         }
     if task.kind == "newapi":  # new-api's OpenAI-style video object (dto.OpenAIVideo)
-        ids = {key: task.id for key in ("id", "task_id") if key in id_keys}
+        ids: dict[str, str] = {key: task.id for key in ("id", "task_id") if key in id_keys}
         return {
             **ids,
             "object": "video",

@@ -85,7 +85,8 @@ class SimServer:
         server.stopping = self._stopping
         self._server = server
         bound_host, bound_port = server.server_address[:2]
-        self.base_url = f"http://{bound_host}:{bound_port}"
+        host = bound_host.decode() if isinstance(bound_host, bytes) else bound_host
+        self.base_url = f"http://{host}:{bound_port}"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
             name=f"sim-{bound_port}",
@@ -461,13 +462,13 @@ class SimServer:
                 self._drop(handler, entry, fault, {})
                 return
             if fault is not None and fault.action != "hang":
-                reply, extra = fault_reply(fault, kind or "", self.clock.now()), {}
+                reply, extra = fault_reply(fault, kind or "", self.clock.now()), dict[str, Any]()
             else:
                 reply, extra = self._normal_reply(
                     method, kind, endpoint, task_id, (has_auth, auth_ok), raw
                 )
             if "created_id" in extra:  # the task exists; a fault may still spoil the answer
-                late = self.faults.take(kind, None, now, endpoint, after_create=True)
+                late = self.faults.take(kind, None, now, endpoint or "create", after_create=True)
                 if late is not None and (late.action == "reset" or self._hang(late)):
                     self._drop(handler, entry, late, extra)
                     return
