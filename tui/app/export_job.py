@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from tui.core.atomic import write_atomic
 from tui.core.model import Key
@@ -40,7 +40,9 @@ def write_export(db_path: Path, job: ExportJob) -> str:
         found = store.query(TaskFilter(ids=frozenset(k[1] for k in wanted)), with_raw=True)
     by_key = {t.key: t for t in found if t.key in wanted}
     ordered = [by_key[k] for k in job.keys if k in by_key]
-    count = write_atomic(job.path, lambda handle: WRITERS[job.format](handle, ordered))
+    count = write_atomic(
+        job.path, lambda handle: WRITERS[job.format](cast(TextIO, handle), ordered)
+    )
     return f"Exported {count:,} tasks ({job.what}) to {job.path}"
 
 

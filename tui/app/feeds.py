@@ -73,7 +73,10 @@ class Feed(Protocol):
     read_only: bool  # True: another process polls, this dashboard only follows
     owns_downloads: bool  # True: batches carry the download state (store rows)
     loads_in_steps: bool  # True: a large store may be shown first page first (`first_page`)
-    lock: PollerLock | None
+
+    @property
+    def lock(self) -> PollerLock | None:
+        """This process's hold on the store's poller lock (a viewer's: to take over later)."""
 
     @property
     def engine(self) -> Engine | None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -136,7 +136,7 @@ def binding_ids(owners: Iterable[type[DOMNode]]) -> frozenset[str]:
     return frozenset(ids)
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     """The Textual bindings of one scope ("app" or "dashboard")."""
     return [spec.binding() for spec in KEYS if spec.scope == scope]
 

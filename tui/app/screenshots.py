@@ -207,9 +207,12 @@ def render(shot: Shot, size: tuple[int, int]) -> str:
             await pilot.pause()
             await pilot.pause()
             await pilot.wait_for_scheduled_animations()
-            app.exit(app.export_screenshot(title=TITLE, simplify=True))
+            shots.append(app.export_screenshot(title=TITLE, simplify=True))
+            app.exit()
 
-        svg = app.run(headless=True, size=size, auto_pilot=auto_pilot)
+        shots: list[str] = []
+        app.run(headless=True, size=size, auto_pilot=auto_pilot)
+    svg = shots[0] if shots else None
     if not isinstance(svg, str):
         raise RuntimeError(f"{shot.name}: the dashboard exited without a screenshot")
     return stable_svg(svg)

@@ -15,6 +15,7 @@ import sys
 import termios
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal went away (everything was saved)
@@ -73,7 +74,7 @@ class ExitSignals:
                 leave_dead_terminal(code)
             loop.call_soon_threadsafe(self._on_exit, signum, code)
 
-        def on_continue(signum: int, frame: object) -> None:
+        def on_continue(signum: int, frame: FrameType | None) -> None:
             if self._gone():
                 return  # a hang-up, not a resume after ctrl+z: nothing to draw on
             if callable(previous_cont):

@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
+from textual.widget import Widget
 from textual.widgets import Input
 
 from tui.app.widgets.line_diff import DrawnLines
@@ -282,10 +283,13 @@ class LogPanel(ScrollView, can_focus=True):
     def action_open_filter(self) -> None:
         if self.parent is None:
             return
-        existing = self.parent.query_children(LogFilter)
+        parent = self.parent
+        if not isinstance(parent, Widget):
+            return
+        existing = parent.query_children(LogFilter)
         box = existing.first() if existing else LogFilter(self)
         if not existing:
-            self.parent.mount(box, after=self)
+            parent.mount(box, after=self)
         box.focus()
 
     def _repaint_changed(self) -> None:
