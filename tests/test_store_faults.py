@@ -316,3 +316,24 @@ def test_any_io_error_on_a_full_disk_reads_no_space_left(small_disk: Path) -> No
         f"the store {db} could not be read or written (disk I/O error, SQLITE_IOERR_WRITE): "
         "check its disk, then try again"
     )
+
+
+def test_opening_the_store_again_never_costs_the_first_connection_its_lock(tmp_path: Path) -> None:
+    """A second Store on the same file in one process (the engine's writer thread does this)
+    must not drop the first one's POSIX locks: if it did, another process closing its own
+    connection would take itself for the last one and delete the `-wal` still being written
+    here, and every commit after that would be lost in a crash."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "tasks.db"
+    with Store.open(db) as first:
+        first.add_tasks("kyy", ["video_1"], batch=None, now=datetime.now(UTC))
+        Store.open(db).close()  # reads the header while `first` holds its lock
+        other = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('select count(*) from tasks').fetchall(); c.close()"
+        )
+        subprocess.run([sys.executable, "-c", other, str(db)], check=True)
+        assert db.with_name("tasks.db-wal").exists()  # still ours: nobody checkpointed it away
+        first.add_tasks("kyy", ["video_2"], batch=None, now=datetime.now(UTC))

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,11 +39,28 @@ def damage_mark(path: Path) -> Path:
     return path.with_name(path.name + "-damaged")
 
 
+# One read-only descriptor per store file, kept open for the life of the process. Closing ANY
+# descriptor of a file drops every POSIX lock this process holds on it, SQLite's included: a
+# header read with open()/close() while a connection is open left that connection without its
+# shared lock, so another process closing its own connection took itself for the last one and
+# deleted the `-wal` still being written here (commits after that were lost on a crash).
+_HEADER_FDS: dict[tuple[int, int], int] = {}
+_HEADER_FDS_LOCK = threading.Lock()
+
+
 def read_header(path: Path) -> bytes:
     """The file's first 100 bytes; empty when there is no file yet (or an empty one)."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read(HEADER_BYTES)
+        with _HEADER_FDS_LOCK:
+            stat = os.stat(path)
+            identity = (stat.st_dev, stat.st_ino)
+            fd = _HEADER_FDS.get(identity)
+            if fd is None:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                opened = os.fstat(fd)
+                identity = (opened.st_dev, opened.st_ino)
+                _HEADER_FDS[identity] = fd  # never closed: see above
+        return os.pread(fd, HEADER_BYTES, 0)
     except FileNotFoundError:
         return b""
     except OSError as exc:
