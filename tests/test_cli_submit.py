@@ -310,8 +310,8 @@ def test_submit_watch_exit_status_counts_rejected_requests(
             "--exit-status", "--timeout", "60", str(path)]  # fmt: skip
     code, out, err = run(argv, capsys)
     assert code == 1, err
-    assert "1 request(s) rejected or uncertain" in err
-    events = [json.loads(line) for line in out.splitlines()[1:]]
+    assert "recorded 2" in err and "1 request(s) rejected or uncertain" in err
+    events = [json.loads(line) for line in out.splitlines()]  # stdout: only the events
     rejected = [e for e in events if e["event"] == "request" and e["to"] == "rejected"]
     assert len(rejected) == 1 and rejected[0]["http_status"] == 400
     assert rejected[0]["error"]["code"] == "invalid_parameter"
@@ -464,3 +464,25 @@ def test_csv_export_carries_the_request_chain() -> None:
     assert list(rows[0])[-4:] == [
         "request_name", "request_attempt", "request_previous_id", "request_fingerprint",
     ]  # fmt: skip
+
+
+def test_watch_options_need_watch_and_a_running_poller_sends_instead(
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.core.lock import PollerLock
+
+    path = write_lines(env["tmp"] / "a.jsonl", [newapi_body(1)])
+    code, _, err = run(["submit", "--provider", "anyfast", "--json", "--timeout", "5", str(path)],
+                       capsys)  # fmt: skip
+    assert code == 2 and "--json, --timeout: only with --watch" in err
+    lock = PollerLock(env["db"])
+    lock.acquire("seedance-tui watch")
+    try:
+        code, _, err = run(["submit", "--provider", "anyfast", "--watch", str(path)], capsys)
+        assert code == 2 and f"pid {os.getpid()} (`seedance-tui watch`) polls this store" in err
+        assert requests_json(capsys) == []
+        code, out, err = run(["submit", "--provider", "anyfast", str(path)], capsys)
+        assert (code, out) == (0, "recorded 1\n")
+        assert "polls this store: it sends them now" in err
+    finally:
+        lock.release()

@@ -29,6 +29,7 @@ MAX_INPUT_BYTES = 256 << 20  # 256 MiB: far past any batch of create bodies
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    _check_watch_options(args)
     if args.resend_uncertain:
         if args.file is not None:
             fail("--resend-uncertain takes no FILE: it resends the uncertain requests recorded")
@@ -46,6 +47,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             "(add a [providers.NAME] table to the config)"
         )
     planned = _checked_lines(args, config)
+    poller = _poller(args)
     if args.dry_run:
         _print_plan(planned, _already_recorded(args, planned))
         print("dry run: nothing recorded")
@@ -67,14 +69,60 @@ def cmd_submit(args: argparse.Namespace) -> int:
         message = f"recorded {result.recorded}"
         if result.skipped:
             message += f", skipped {result.skipped} already submitted (use --again to send copies)"
-        print(message, flush=True)
+        _tell(args, message)
         if args.watch:
             return _watch(args, store, config, (p.fingerprint for p in planned))
     finally:
         store.close()
     if result.recorded:
-        say(f"`{PROG} watch` or the dashboard sends them (or submit with --watch)")
+        _who_sends(poller)
     return EXIT_OK
+
+
+def _check_watch_options(args: argparse.Namespace) -> None:
+    given = [
+        name
+        for name, on in (
+            ("--json", args.json),
+            ("--exit-status", args.exit_status),
+            ("--timeout", args.timeout is not None),
+            ("--no-download", args.no_download),
+            ("--verbose", args.verbose),
+        )
+        if on
+    ]
+    if given and not args.watch:
+        fail(f"{', '.join(given)}: only with --watch (add it, or leave these out)")
+
+
+def _poller(args: argparse.Namespace) -> str | None:
+    """Who polls this store now (`pid N (`watch`)`), or None. With --watch this process must
+    be the one: refused before anything is recorded."""
+    from tui.cli.options import db_path
+    from tui.core.lock import PollerLock
+
+    holder = PollerLock(db_path(args)).holder()
+    if holder is None:
+        return None
+    who = f"pid {holder.pid} (`{holder.command}`)"
+    if args.watch:
+        fail(f"{who} polls this store and sends what is submitted: submit without --watch")
+    return who
+
+
+def _who_sends(poller: str | None) -> None:
+    if poller is not None:
+        say(f"{poller} polls this store: it sends them now")
+    else:
+        say(f"`{PROG} watch` or the dashboard sends them (or submit with --watch)")
+
+
+def _tell(args: argparse.Namespace, message: str) -> None:
+    """What was recorded: on stdout, or on stderr when stdout is `--json` event lines."""
+    if args.watch and args.json:
+        say(message)
+    else:
+        print(message, flush=True)
 
 
 def _checked_lines(args: argparse.Namespace, config: Config) -> list[PlannedRequest]:
@@ -203,11 +251,12 @@ def _resend_uncertain(args: argparse.Namespace) -> int:
             if not confirm(f"send these {len(uncertain)} request(s) again?"):
                 print("nothing changed")
                 return EXIT_OK
+        poller = _poller(args)
         events = resend_uncertain(store, flt, datetime.now(UTC))
-        print(f"marked {len(events)} uncertain request(s) pending again", flush=True)
+        _tell(args, f"marked {len(events)} uncertain request(s) pending again")
         if args.watch:
             return _watch(args, store, config, (r.fingerprint for r in uncertain))
     finally:
         store.close()
-    say(f"`{PROG} watch` or the dashboard sends them (or add --watch)")
+    _who_sends(poller)
     return EXIT_OK
