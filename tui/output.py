@@ -251,8 +251,9 @@ CSV_FIELDS: tuple[str, ...] = (
     "tokens_total", "tokens_completion", "tokens_super_resolution",
     "failure_code", "failure_message", "polls", "last_polled_at",
     "download_state", "download_path", "download_bytes", "download_error",
+    "request_name", "request_attempt", "request_previous_id", "request_fingerprint",
 )  # fmt: skip
-_NESTED = ("tokens", "failure", "download")
+_NESTED = ("tokens", "failure", "download", "request")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -307,7 +308,9 @@ def event_line(event: Event) -> str:
     head = f"{moment} {event.kind:<8}"
     if event.provider:
         head += f" {safe(event.provider)}"
-    if event.id:
+    if event.kind == "request":  # no task id yet: the request's own label says which
+        head += f" {request_label(event.data)}"
+    elif event.id:
         head += f" {safe(event.id)}"
     detail = event_detail(event)
     return f"{head.rstrip()}  {detail}" if detail else head.rstrip()
@@ -329,9 +332,34 @@ def _http_error_text(event: Event) -> str:
     return f"{head}: {message}" if message else head
 
 
+def request_label(data: dict[str, Any]) -> str:
+    """A request's name, else the start of its fingerprint (`sha256:1a2b3c4d`)."""
+    if data.get("name"):
+        return safe(data["name"])
+    return safe(str(data.get("fingerprint") or "request")[:15])
+
+
+def _request_text(data: dict[str, Any]) -> str:
+    """`sending -> created asyntask_x`, `sending -> rejected HTTP 400: code: message`."""
+    text = f"{data.get('from')} -> {data.get('to')}"
+    if data.get("id"):
+        text += f" {data['id']}"
+    error = data.get("error")
+    status = data.get("http_status")
+    if isinstance(error, dict) and (error.get("code") or error.get("message")):
+        label = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
+        said = not status or label.startswith(f"HTTP {status}")
+        text += f"  {label}" if said else f"  HTTP {status}: {label}"
+    elif isinstance(status, int) and not 200 <= status < 300:
+        text += f"  HTTP {status}"
+    return safe(text)
+
+
 def event_detail(event: Event) -> str:
     data = event.data
     kind = event.kind
+    if kind == "request":
+        return _request_text(data)
     if kind == "state":
         text = f"{data.get('from')} -> {data.get('to')}"
         failure = data.get("failure")

@@ -13,6 +13,9 @@ from tui.cli.config_cmd import cmd_config_init, cmd_config_missing, cmd_config_p
 from tui.cli.dashboard import cmd_dashboard, cmd_demo
 from tui.cli.errors import PROG
 from tui.cli.reading import cmd_export, cmd_status
+from tui.cli.requests_cmd import REQUEST_STATE_WORDS, cmd_requests, parse_request_states
+from tui.cli.retry_cmd import cmd_retry
+from tui.cli.submit import cmd_submit
 from tui.cli.tasks import cmd_add, cmd_remove
 from tui.cli.watch import cmd_download, cmd_watch
 
@@ -189,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     remove.set_defaults(func=cmd_remove)
 
+    _submit_commands(command, filters)
+
     config = command("config", "the config file: init, show, path")
     config.set_defaults(func=cmd_config_missing)
     config_sub = config.add_subparsers(title="actions", metavar="ACTION")
@@ -202,6 +207,80 @@ def build_parser() -> argparse.ArgumentParser:
         "path", parents=[files], help="print where the config file is"
     ).set_defaults(func=cmd_config_path)
     return parser
+
+
+def _submit_commands(command: Any, filters: argparse.ArgumentParser) -> None:
+    """`submit`, `requests` and `retry`: creating tasks (the contract's "Creating tasks")."""
+    submit = command(
+        "submit",
+        "record create requests from a file (one JSON body a line); watch or the dashboard "
+        "sends them, never twice",
+    )
+    submit.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="one create body (JSON object) a line; - reads stdin",
+    )
+    submit.add_argument("--provider", metavar="NAME", help="where lines without a provider go")
+    submit.add_argument("--batch", metavar="LABEL", help="a label for the tasks they create")
+    submit.add_argument("--dry-run", action="store_true", help="print the plan, record nothing")
+    submit.add_argument("--yes", "-y", action="store_true", help="do not ask on a terminal")
+    submit.add_argument(
+        "--again", action="store_true", help="record lines submitted before too (copies)"
+    )
+    submit.add_argument(
+        "--resend-uncertain",
+        action="store_true",
+        help="mark uncertain requests pending again (check the provider's console first)",
+    )
+    submit.add_argument(
+        "--watch", action="store_true", help="then send, poll and download here, as watch does"
+    )
+    submit.add_argument("--json", action="store_true", help="--watch: one JSON object per event")
+    submit.add_argument(
+        "--exit-status",
+        action="store_true",
+        help="--watch: exit 1 when a task did not succeed or a request was rejected or uncertain",
+    )
+    submit.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="--watch: give up (exit 3)"
+    )
+    submit.add_argument("--no-download", action="store_true", help="--watch: do not download")
+    submit.add_argument(
+        "-v", "--verbose", action="store_true", help="--watch: also polls that changed nothing"
+    )
+    submit.epilog = (
+        'A line is a create body ({"model": ..., ...}) or {"request": {...}, "provider": '
+        '"...", "name": "shot-012"}. Every line is checked first: if any is bad, nothing is '
+        "recorded (exit 2). A line recorded before is skipped unless --again."
+    )
+    submit.set_defaults(func=cmd_submit)
+
+    requests = command("requests", "the recorded create requests (a table, or JSON)")
+    requests.add_argument("--json", action="store_true", help="a JSON array of request objects")
+    group = requests.add_argument_group("filters")
+    group.add_argument(
+        "--state",
+        type=parse_request_states,
+        metavar="S[,S]",
+        help="only requests in these states (" + ", ".join(REQUEST_STATE_WORDS) + ")",
+    )
+    group.add_argument("--provider", metavar="NAME", help="only this provider's requests")
+    group.add_argument("--batch", metavar="LABEL", help="only requests submitted with this --batch")
+    requests.set_defaults(func=cmd_requests)
+
+    retry = command(
+        "retry",
+        "send the stored request of failed tasks again (transient failures only, unless --all)",
+        filters,
+    )
+    retry.add_argument("ids", nargs="*", metavar="ID", help="task ids (default: every failed one)")
+    retry.add_argument(
+        "--all", action="store_true", help="also content-policy and invalid-parameter failures"
+    )
+    retry.add_argument("--yes", "-y", action="store_true", help="do not ask on a terminal")
+    retry.set_defaults(func=cmd_retry)
 
 
 def _file_options(parser: argparse.ArgumentParser, *, default: Any) -> None:

@@ -31,6 +31,7 @@ TYPE_CHECKING = False  # `typing` costs start-up time; annotations are strings h
 if TYPE_CHECKING:
     import argparse
     import asyncio
+    from collections.abc import Callable
     from typing import Any
 
     from tui.core.config import Config
@@ -40,23 +41,38 @@ if TYPE_CHECKING:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from tui import output
-    from tui.core.model import LIVE_STATES, State
-    from tui.core.poller import ProviderHealth
-
     config = load_config(args)
     store = open_store(args)
     try:
         flt = task_filter(args, store, config)
-        if not sum(store.counts(flt).values()):
+        if not sum(store.counts(flt).values()) and not _open_requests(store, flt):
             say(f"nothing to watch: no tracked task matches (add some with `{PROG} add ID`)")
-        timed_out, health = _poll_until_done(
-            args, store, config, flt, download=not args.no_download, timeout=args.timeout
-        )
-        selected = _finish(args, store, flt)
+        return watch_until_done(args, store, config, flt)
     finally:
         store.close()
+
+
+def watch_until_done(
+    args: argparse.Namespace,
+    store: Store,
+    config: Config,
+    flt: TaskFilter,
+    *,
+    not_succeeded: Callable[[], int] | None = None,
+) -> int:
+    """`watch`'s run and exit code over `flt` (also `submit --watch`). `not_succeeded()`
+    counts what else fails `--exit-status` (`submit`: rejected and uncertain requests)."""
+    from tui import output
+    from tui.core.model import LIVE_STATES, State
+    from tui.core.poller import ProviderHealth
+
+    timed_out, health, left = _poll_until_done(
+        args, store, config, flt, download=not args.no_download, timeout=args.timeout
+    )
+    selected = _finish(args, store, flt)
     _report_disk_waits(selected)
+    for name, (count, why) in sorted(left.items()):
+        say(f"{name}: {count} request(s) not sent: {output.safe(why)}")
     if timed_out:
         say(f"--timeout {args.timeout:g} s reached: tasks still live are saved; watch again")
         return EXIT_TIMEOUT
@@ -64,17 +80,31 @@ def cmd_watch(args: argparse.Namespace) -> int:
     refused = {
         name: why for name, (state, why) in health.items() if state is ProviderHealth.AUTH_FAILED
     }
-    stuck = {t.provider for t in live}
-    if live and stuck <= set(refused):
+    stuck = {t.provider for t in live} | set(left)
+    if stuck and stuck <= set(refused):
         for name in sorted(stuck):
             say(f"{name}: {output.safe(refused[name]) or 'the provider refused the key'}")
-        fail(
-            f"{len(live)} task(s) left unpolled: every provider they belong to refused its "
-            "key (check api_key_env and that the variable is exported)"
+        unsent = sum(count for count, _ in left.values())
+        what = f"{len(live)} task(s) left unpolled" + (
+            f" and {unsent} request(s) unsent" if unsent else ""
         )
-    if args.exit_status and any(t.state is not State.SUCCEEDED for t in selected):
-        return EXIT_NOT_ALL_SUCCEEDED
+        fail(
+            f"{what}: every provider they belong to refused its key (check api_key_env and "
+            "that the variable is exported)"
+        )
+    if args.exit_status:
+        others = not_succeeded() if not_succeeded is not None else 0
+        if others or any(t.state is not State.SUCCEEDED for t in selected):
+            return EXIT_NOT_ALL_SUCCEEDED
     return EXIT_OK
+
+
+def _open_requests(store: Store, flt: TaskFilter) -> int:
+    """Requests `flt`'s provider and batch still have to send (`watch` sends them too)."""
+    from tui.core.request_store import open_count
+
+    providers = None if flt.provider is None else [flt.provider]
+    return open_count(store, providers, batch=flt.batch)
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -124,8 +154,9 @@ def _poll_until_done(
     *,
     download: bool,
     timeout: float | None,
-) -> tuple[bool, dict[str, Any]]:
-    """Run the engine under this process's poller lock; (timed out?, provider health).
+) -> tuple[bool, dict[str, Any], dict[str, tuple[int, str]]]:
+    """Run the engine under this process's poller lock; (timed out?, provider health,
+    requests left unsent per provider that cannot take them, and why).
 
     On Ctrl-C the summary is printed and KeyboardInterrupt goes on up (exit 130): every answer
     was saved as it came, so nothing is lost.
@@ -142,6 +173,7 @@ def _poll_until_done(
     outcome: dict[str, Any] = {
         "timed_out": False,
         "health": {},
+        "left": {},  # provider -> (requests left unsent, why): creating paused or stopped
         "signal": None,  # SIGTERM/SIGHUP: stop as on Ctrl-C, exit 128 + N
         "gave_up": None,  # why the store stopped taking writes for good: exit 2
         "disk_waits": False,  # `download`: only videos waiting for the disk are left
@@ -179,6 +211,7 @@ def _poll_until_done(
             reader.cancel()
             store_watch.cancel()
             outcome["health"] = engine.health()
+            outcome["left"] = engine.submitter.left()
             await engine.aclose()  # downloads in flight are written back as `pending` here
 
     try:
@@ -197,7 +230,7 @@ def _poll_until_done(
             f"stopped: {outcome['gave_up']}; everything the store had committed is kept: "
             f"`{PROG} {args.command}` again once it takes writes"
         )
-    return outcome["timed_out"], outcome["health"]
+    return outcome["timed_out"], outcome["health"], outcome["left"]
 
 
 async def _end_when_the_store_gives_up(
