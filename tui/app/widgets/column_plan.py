@@ -40,7 +40,8 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("state", "state", 11, 11),
     Column("id", "id", 14, 36, middle_ellipsis=True),
-    Column("provider", "provider", 8, 12),
+    Column("provider", "provider", 8, 20),
+    Column("batch", "batch", 6, 24),
     Column("model", "model", 10, 30, squeeze=fmt.squeeze_model),
     Column("progress", "prog", 4, 4, "right"),
     Column("age", "age", 6, 6, "right"),
@@ -49,6 +50,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("tokens", "tokens", 6, 6, "right"),
     Column("next_poll", "next", 8, 8, "right"),
     Column("download", "download", 12, 13),
+    Column("expires", "expires", 7, 7, "right"),  # the video URL's time left, see task_cells
     Column("failure", "failure", 10, None),
 )
 assert tuple(c.name for c in COLUMNS) == SORT_COLUMNS
@@ -70,8 +72,8 @@ _GROWERS: tuple[tuple[str, int | None], ...] = (
 )
 # With rows in view: after the state and the id, columns join in this order while they fit.
 _PRIORITY = (
-    "age", "progress", "model", "download", "provider", "next_poll", "tokens", "resolution",
-    "duration",
+    "age", "progress", "model", "download", "expires", "provider", "batch", "next_poll",
+    "tokens", "resolution", "duration",
 )  # fmt: skip
 FAILURE_MIN = 30  # a failure column narrower than this says too little to be worth the room
 
@@ -215,14 +217,15 @@ def plan_columns(
         widths[name] = want
     if failure:
         widths["failure"] = reserve - 1
-    # spare room: a comfortable id, the whole failure, the whole model, whole ids, the provider;
-    # what is still left goes to the failure
+    # spare room: a comfortable id, the whole failure, whole ids, providers and batches (what
+    # tells rows apart), and only then the whole model; what is still left goes to the failure
     growers = [
         ("id", min(whole_id, _ID_COMFORT)),
         ("failure", natural("failure")),
-        ("model", natural("model")),
         ("id", whole_id),
         ("provider", natural("provider")),
+        ("batch", natural("batch")),
+        ("model", natural("model")),
     ]
     spare = width - used()
     for name, upto in growers:
