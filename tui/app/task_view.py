@@ -244,6 +244,15 @@ class TaskIndex:
     def haystack(self, key: Key) -> str:
         return self._hay[self._slot[key]]
 
+    def tasks(self) -> Iterator[Task]:
+        """Every task known, in the order first added (for one-pass summaries)."""
+        return (task for task in self._tasks if task is not None)
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever any task is added, changed or removed (or the index reloads)."""
+        return (self.generation, self._ticket)
+
     def __len__(self) -> int:
         return self._live
 

@@ -63,6 +63,8 @@ _ALWAYS = ("state", "id")  # at any width; the id gives way first (middle ellips
 _OPTIONAL = ("provider", "failure", "next_poll", "tokens", "resolution", "duration")
 _ID_COMFORT = 19  # the id grows to this before optional columns get room
 _MODEL_COMFORT = 16  # a whole short model name (`2-0-fast-260128`, `1_5_pro_flex`)
+# With rows in view, these join at most this wide, and grow once every column that fits is in.
+_COMFORT = {"model": _MODEL_COMFORT, "provider": 12, "batch": 12}
 # Spare width goes to these, in this order, each up to a width (None: its max_width).
 _GROWERS: tuple[tuple[str, int | None], ...] = (
     ("model", _MODEL_COMFORT),
@@ -210,8 +212,8 @@ def plan_columns(
         if name in widths or in_view.width(name) <= 0 or (name == "download" and not downloads):
             continue
         want = natural(name)
-        if name == "model":
-            want = min(want, max(BY_NAME[name].min_width, _MODEL_COMFORT))
+        if name in _COMFORT:  # room for more columns first; spare room makes them whole
+            want = min(want, max(BY_NAME[name].min_width, _COMFORT[name]))
         if used() + 1 + want + reserve > width:
             continue
         widths[name] = want
