@@ -4,7 +4,7 @@ table to it, esc goes back; summed again only while shown, at most once an inter
 from __future__ import annotations
 
 import pytest
-from conftest import Dash, at, screen_text, settle
+from conftest import Dash, at, screen_text, settle, wait_until
 
 from tui.app.task_view import TaskIndex
 from tui.app.widgets.batches import (
@@ -152,6 +152,11 @@ def test_summed_again_only_when_the_tasks_changed_and_the_interval_passed() -> N
     assert not view.update_lines()  # changed, but summed less than an interval ago
     assert view.update_lines(force=True)
     assert [line.row.total for line in view.lines if line.row.label == "smoke"] == [2]
+    view.interval = 0.0
+    view.last_pass_seconds = 1.0  # a slow pass: the next one waits ten times as long
+    index.upsert([Task("ark", "cgt-smoke-3", batch="smoke", state=State.QUEUED)])
+    assert not view.update_lines()
+    assert view.update_count == 2
 
 
 async def test_hidden_it_never_sums(make_dash) -> None:
@@ -167,7 +172,7 @@ async def test_hidden_it_never_sums(make_dash) -> None:
         await settle(pilot)
         assert len(view.lines) == 5
         app.index.upsert([Task("ark", "cgt-smoke-2", batch="smoke", state=State.QUEUED)])
-        view._tick()
-        await settle(pilot)
+        # the interval's timer, sped up: a pass waits ten times the last one's time at least
+        assert await wait_until(pilot, lambda: (view._tick(), view.update_count)[1] == 2)
         assert "smoke" in screen_text(app)
         assert [line.row.total for line in view.lines if line.row.label == "smoke"] == [2]
