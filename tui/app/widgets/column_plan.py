@@ -73,8 +73,9 @@ _GROWERS: tuple[tuple[str, int | None], ...] = (
     ("failure", None),
 )
 # With rows in view: after the state and the id, columns join in this order while they fit.
+# `id` here: the id grows to a comfortable width (whole, for most ids) before the columns after it
 _PRIORITY = (
-    "age", "progress", "model", "download", "expires", "provider", "batch", "next_poll",
+    "age", "progress", "model", "download", "expires", "id", "provider", "batch", "next_poll",
     "tokens", "resolution", "duration",
 )  # fmt: skip
 FAILURE_MIN = 30  # a failure column narrower than this says too little to be worth the room
@@ -209,11 +210,17 @@ def plan_columns(
     if failure and used() + 1 + natural("age") + 2 <= width:
         widths["age"] = natural("age")  # with a failure: state, id, age, and the failure
     for name in _PRIORITY:
+        if name == "id":
+            room = width - used() - reserve
+            widths["id"] += max(0, min(min(whole_id, _ID_COMFORT) - widths["id"], room))
+            continue
         if name in widths or in_view.width(name) <= 0 or (name == "download" and not downloads):
             continue
         want = natural(name)
         if name in _COMFORT:  # room for more columns first; spare room makes them whole
             want = min(want, max(BY_NAME[name].min_width, _COMFORT[name]))
+            # ... and they join narrower (down to their minimum) rather than not at all
+            want = min(want, max(BY_NAME[name].min_width, width - used() - 1 - reserve))
         if used() + 1 + want + reserve > width:
             continue
         widths[name] = want
