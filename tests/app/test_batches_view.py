@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import Dash, at, screen_text, settle, wait_until
 
-from tui.app.task_view import TaskIndex
+from tui.app.task_view import TaskIndex, TaskView, ViewSpec
 from tui.app.widgets.batches import (
     ALL_PROVIDERS,
     BatchesView,
@@ -176,3 +176,17 @@ async def test_hidden_it_never_sums(make_dash) -> None:
         assert await wait_until(pilot, lambda: (view._tick(), view.update_count)[1] == 2)
         assert "smoke" in screen_text(app)
         assert [line.row.total for line in view.lines if line.row.label == "smoke"] == [2]
+
+
+def test_a_batch_filter_follows_tasks_that_join_or_leave_the_batch() -> None:
+    index = TaskIndex(batch_tasks())
+    view = TaskView(index, ViewSpec(batch="smoke", provider="ark"))
+    assert view.keys() == [("ark", "cgt-smoke-1")]
+    joined = Task("ark", "cgt-smoke-2", batch="smoke", state=State.RUNNING)
+    elsewhere = Task("anyfast", "asyntask_smoke3", batch="smoke", state=State.RUNNING)
+    view.update(index.upsert([joined, elsewhere]))
+    assert sorted(view.keys()) == [("ark", "cgt-smoke-1"), ("ark", "cgt-smoke-2")]
+    view.update(index.upsert([Task("ark", "cgt-smoke-1", batch="other", state=State.QUEUED)]))
+    assert view.keys() == [("ark", "cgt-smoke-2")]
+    view.set_spec(ViewSpec(batch=NO_BATCH))
+    assert sorted(view.keys()) == [("kyy", "video_0"), ("kyy", "video_1")]
