@@ -3,12 +3,14 @@ and 200 columns, read from the plan and from the screen."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from textual.app import App, ComposeResult
 
 from tui.app.task_view import TaskIndex
+from tui.app.widgets import task_cells
 from tui.app.widgets.column_plan import InView, cut_id, plan_columns
 from tui.app.widgets.task_table import TaskTable
 from tui.core.clock import FrozenClock
@@ -115,3 +117,71 @@ async def test_on_screen_failed_rows_say_why_and_ids_stay_apart(width: int) -> N
         assert all("InvalidParameter" in row for row in rows)
         shown_ids = [row.split()[2] for row in rows]
         assert len(set(shown_ids)) == 3, shown_ids
+
+
+def crowded_view() -> list[Task]:
+    """What a real batch's screen holds: long ids, long provider names, batches, a failure,
+    a video still to download and a long model name."""
+    finished = T0 + timedelta(minutes=50)
+    return [
+        Task(
+            provider="anyfast-relay-eu",
+            id="asyntask_qjhX5fixXNdzpdxcaSM9nDthTiB64fN3",
+            batch="nightly-2026-04-27",
+            state=State.FAILED,
+            model="doubao-seedance-1-0-pro-250528",
+            created_at=T0,
+            failure=Failure("InvalidParameter", "img_url must be set for image-to-video"),
+        ),
+        Task(
+            provider="ark-cn-beijing",
+            id="cgt-20260427110000-pmok0",
+            batch="nightly-2026-04-27",
+            state=State.SUCCEEDED,
+            model="doubao-seedance-1-0-pro-250528",
+            created_at=T0,
+            finished_at=finished,
+            video_url="https://cdn.example/v.mp4",
+            url_expires_at=finished + timedelta(hours=24),
+        ),
+        Task(
+            provider="kyy",
+            id="video_04824f9e-b170-4050-bb50-f775cfb5d95a",
+            batch="smoke",
+            state=State.RUNNING,
+            model="doubao-seedance-1-0-pro-250528",
+            progress=40,
+            created_at=T0,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_the_plan_with_ids_providers_batches_failures_and_expiries_in_view(width: int) -> None:
+    tasks = crowded_view()
+    view = task_cells.in_view(tasks)
+    plan = plan_columns(width, view)
+    shown = names(plan)
+    _, x, w = plan.layout[-1]
+    assert shown[-1] == "failure" and x + w == width  # always there, takes what is left
+    assert all(view.width(name) > 0 for name in shown)  # no empty column takes room
+    ids = [cut_id(t.id, width_of(plan, "id"), plan.id_head) for t in tasks]
+    assert len(set(ids)) == len(ids)
+    if width >= 120:
+        assert {"batch", "expires", "provider"} <= set(shown)
+    if width >= 200:
+        assert ids == [t.id for t in tasks]  # whole
+        assert width_of(plan, "provider") >= len("anyfast-relay-eu")
+        assert width_of(plan, "batch") >= len("nightly-2026-04-27")
+        assert width_of(plan, "failure") >= len(WHY)
+    # the model never takes more than a comfortable short name while ids or providers are cut
+    whole_ids = width_of(plan, "id") >= max(len(t.id) for t in tasks)
+    whole_providers = "provider" in shown and width_of(plan, "provider") >= len("anyfast-relay-eu")
+    if "model" in shown and width_of(plan, "model") > 16:
+        assert whole_ids and whole_providers
+
+
+def test_no_batch_column_when_no_row_in_view_has_a_batch() -> None:
+    tasks = [replace(task, batch=None) for task in crowded_view()]
+    assert "batch" not in names(plan_columns(200, task_cells.in_view(tasks)))
+    assert "batch" in names(plan_columns(200, task_cells.in_view(crowded_view())))

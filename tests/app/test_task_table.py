@@ -580,3 +580,92 @@ async def test_colours_follow_the_theme(clock: FrozenClock) -> None:
         light = failed_colour()
         assert light.color == table.get_component_rich_style("task-table--failed").color
         assert light.color != dark.color
+
+
+def expiring_tasks() -> list[Task]:
+    """Succeeded tasks whose videos are not kept yet, their URLs dying at different times
+    (the clock fixture reads T0 + 1 h), and tasks with nothing to race against."""
+    now = T0 + timedelta(hours=1)
+    url = "https://cdn.example/v.mp4"
+
+    def succeeded(task_id: str, left: timedelta | None, **changes) -> Task:
+        return Task(
+            provider="ark",
+            id=task_id,
+            state=State.SUCCEEDED,
+            created_at=T0,
+            finished_at=T0,
+            video_url=url,
+            url_expires_at=None if left is None else now + left,
+            **changes,
+        )
+
+    return [
+        succeeded("cgt-day", timedelta(hours=23, minutes=30)),
+        succeeded("cgt-soon", timedelta(minutes=40)),
+        succeeded("cgt-gone", timedelta(minutes=-5)),
+        succeeded("cgt-kept", timedelta(minutes=10), download=Download(DownloadState.DONE)),
+        Task(provider="ark", id="cgt-live", state=State.RUNNING, created_at=T0),
+    ]
+
+
+def row_of(table: TaskTable, task_id: str) -> int:
+    return next(y for y, line in enumerate(screen(table)) if f" {task_id} " in line)
+
+
+def cell_under(table: TaskTable, y: int, title: str) -> tuple[str, Style]:
+    """The text under a column's title on line `y`, and its style."""
+    header = screen(table)[0]
+    start = header.index(title)
+    x = 0
+    for segment in table.render_line(y):
+        if x <= start < x + len(segment.text):
+            break
+        x += len(segment.text)
+    text = table.render_line(y).text[start - 1 : start + len(title) + 1].strip()
+    return text, segment.style
+
+
+async def test_url_expires_in_shows_for_videos_still_to_download(clock: FrozenClock) -> None:
+    app = Host(TaskIndex(expiring_tasks()), clock)
+    async with app.run_test(size=(120, 12)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TaskTable)
+        assert "expires" in screen(table)[0]
+        expected = {"cgt-day": "23h", "cgt-soon": "40m", "cgt-gone": "expired"}
+        for task_id, text in expected.items():
+            assert cell_under(table, row_of(table, task_id), "expires")[0] == text
+        for task_id in ("cgt-kept", "cgt-live"):  # kept already, or not finished
+            assert cell_under(table, row_of(table, task_id), "expires")[0] == ""
+        warning = table.get_component_rich_style("task-table--expiring").color
+        assert cell_under(table, row_of(table, "cgt-soon"), "expires")[1].color == warning
+        assert cell_under(table, row_of(table, "cgt-gone"), "expires")[1].color == warning
+        assert cell_under(table, row_of(table, "cgt-day"), "expires")[1].color != warning
+        clock.advance(23 * 3600)  # the day-long URL has half an hour left now
+        table.tick()
+        await pilot.pause()
+        assert cell_under(table, row_of(table, "cgt-day"), "expires")[0] == "30m"
+
+
+async def test_url_expires_in_sorts_soonest_first(clock: FrozenClock) -> None:
+    app = Host(TaskIndex(expiring_tasks()), clock)
+    async with app.run_test(size=(120, 12)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TaskTable)
+        header = screen(table)[0]
+        await pilot.click(TaskTable, offset=(header.index("expires") + 2, 0))
+        await pilot.pause()
+        assert "expires▲" in screen(table)[0]
+        assert [key[1] for key in table.visible_keys()][:3] == ["cgt-gone", "cgt-soon", "cgt-day"]
+        await pilot.press("S")
+        await pilot.pause()
+        assert "expires▼" in screen(table)[0]
+        assert table.visible_keys()[-1][1] == "cgt-gone"
+
+
+async def test_no_expires_column_when_no_row_in_view_needs_it(clock: FrozenClock) -> None:
+    app = Host(TaskIndex(make_tasks()), clock)
+    async with app.run_test(size=(200, 12)) as pilot:
+        await pilot.pause()
+        header = screen(app.query_one(TaskTable))[0]
+        assert "expires" not in header and "batch" not in header

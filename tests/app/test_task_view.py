@@ -16,6 +16,7 @@ from rich.cells import cell_len
 
 from tui.app import format as fmt
 from tui.app.task_view import SORT_COLUMNS, STATE_RANK, TaskIndex, TaskView, ViewSpec
+from tui.core.expiry import video_expiry
 from tui.core.model import Download, DownloadState, Failure, State, Task, Tokens
 
 T0 = datetime(2026, 4, 27, 11, 0, tzinfo=UTC)
@@ -99,6 +100,13 @@ def reference(index: TaskIndex, spec: ViewSpec) -> list[tuple[str, str]]:
             return order.index(task.download.state)
         if column == "failure":
             return None if task.failure is None else task.failure.label.lower()
+        if column == "expires":  # the URL's deadline, only for a video still to download
+            if task.state is not State.SUCCEEDED or not task.video_url:
+                return None
+            if task.download.state in ("done", "expired"):
+                return None
+            deadline = video_expiry(task)
+            return None if deadline is None else deadline.timestamp()
         return getattr(task, column)
 
     tasks = [index.get(key) for key in index]

@@ -77,6 +77,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("dashboard", "back", "escape", "go_back", "Back", show=False, group="Views"),
     KeySpec("dashboard", "filter", "slash", "filter", "Filter", group="Views"),
     KeySpec("dashboard", "failures", "f", "failures", "Failures", group="Views"),
+    KeySpec("dashboard", "batches", "b", "batches", "Batches", group="Views"),
     KeySpec("dashboard", "log", "l", "toggle_log", "Log", group="Views"),
     KeySpec(
         "dashboard", "log_level", "L", "cycle_log_level", "Log level", show=False, group="Views"

@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tui.core.batch_summary import NO_BATCH
+from tui.core.expiry import needs_download, video_expiry
 from tui.core.model import LIVE_STATES, TERMINAL_STATES, DownloadState, Key, State, Task
 
 SORT_COLUMNS: tuple[str, ...] = (
-    "state", "id", "provider", "model", "progress", "age", "duration", "resolution",
-    "tokens", "next_poll", "download", "failure",
+    "state", "id", "provider", "batch", "model", "progress", "age", "duration", "resolution",
+    "tokens", "next_poll", "download", "expires", "failure",
 )  # fmt: skip
 """Every column of the table, in display order; each one sorts."""
 
@@ -71,6 +73,15 @@ def _start(task: Task) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
+def url_deadline(task: Task) -> float | None:
+    """When the video URL of a succeeded, not yet downloaded task stops working (soonest first);
+    None (last) for every other task."""
+    if not needs_download(task):
+        return None
+    deadline = video_expiry(task)
+    return None if deadline is None else deadline.timestamp()
+
+
 def _age_value(task: Task) -> float | None:
     start = _start(task)
     return None if start is None else -start  # ascending age = youngest first
@@ -84,6 +95,7 @@ _PRIMARY: dict[str, Callable[[Task], Any]] = {
     "state": lambda t: STATE_RANK.get(t.state, 9),
     "id": lambda t: t.id,
     "provider": lambda t: t.provider,
+    "batch": lambda t: t.batch,
     "model": lambda t: t.model,
     "progress": lambda t: t.progress,
     "age": _age_value,
@@ -94,10 +106,11 @@ _PRIMARY: dict[str, Callable[[Task], Any]] = {
         None if t.next_poll_at is None or t.state.terminal else t.next_poll_at.timestamp()
     ),
     "download": lambda t: _DOWNLOAD_RANK.get(t.download.state, 9),
+    "expires": url_deadline,
     "failure": lambda t: None if t.failure is None else t.failure.label.lower(),
 }
 _LAST: dict[str, Any] = {
-    name: _LAST_TEXT if name in ("id", "provider", "model", "failure") else _LAST_NUMBER
+    name: _LAST_TEXT if name in ("id", "provider", "batch", "model", "failure") else _LAST_NUMBER
     for name in _PRIMARY
 }
 
@@ -231,6 +244,15 @@ class TaskIndex:
     def haystack(self, key: Key) -> str:
         return self._hay[self._slot[key]]
 
+    def tasks(self) -> Iterator[Task]:
+        """Every task known, in the order first added (for one-pass summaries)."""
+        return (task for task in self._tasks if task is not None)
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever any task is added, changed or removed (or the index reloads)."""
+        return (self.generation, self._ticket)
+
     def __len__(self) -> int:
         return self._live
 
@@ -252,6 +274,10 @@ class ViewSpec:
     failure_group: str | None = None
     sort_column: str = "state"
     sort_reverse: bool = False
+    batch: str | None = None
+    """Only this batch label (`NO_BATCH`: tasks without one); None: every batch."""
+    provider: str | None = None
+    """Only this provider; None: every provider."""
 
     def __post_init__(self) -> None:
         if self.state_filter not in STATE_GROUPS:
@@ -374,15 +400,18 @@ class TaskView:
             self._resort()
             self._rows = self._filter(self._base)
             return
-        if (spec.text, spec.state_filter, spec.failure_group) == (
+        if (spec.text, spec.state_filter, spec.failure_group, spec.batch, spec.provider) == (
             old.text,
             old.state_filter,
             old.failure_group,
+            old.batch,
+            old.provider,
         ):
             return  # only the direction changed
         narrowing = (
             spec.state_filter == old.state_filter
             and spec.failure_group == old.failure_group
+            and (spec.batch, spec.provider) == (old.batch, old.provider)
             and spec.inverted == old.inverted
             and bool(old.needle)
             and bool(spec.needle)
@@ -491,6 +520,8 @@ class TaskView:
             task.failure is None or task.failure.label != spec.failure_group
         ):
             return False
+        if not _in_batch(spec, task):
+            return False
         needle = spec.needle
         if needle:
             return (needle in self.index._hay[slot]) != spec.inverted
@@ -515,6 +546,9 @@ class TaskView:
                 and task.failure is not None
                 and task.failure.label == group
             ]
+        if spec.provider is not None or spec.batch is not None:
+            tasks = index._tasks
+            out = [s for s in out if (task := tasks[s]) is not None and _in_batch(spec, task)]
         needle = spec.needle
         if needle:
             hay = index._hay
@@ -533,6 +567,16 @@ class TaskView:
                     mask = bytes([needle in h for h in hay])
                 out = [s for s in out if mask[s]]
         return out if out is not slots else list(slots)
+
+
+def _batch_label(task: Task) -> str:
+    return task.batch if task.batch is not None else NO_BATCH
+
+
+def _in_batch(spec: ViewSpec, task: Task) -> bool:
+    return (spec.provider is None or task.provider == spec.provider) and (
+        spec.batch is None or _batch_label(task) == spec.batch
+    )
 
 
 def _value(primary: Any, last: Any) -> Any:

@@ -28,6 +28,7 @@ from tui.app import keymap as keys
 from tui.app.clipboard import copy_text
 from tui.app.export_job import ExportJob, json_for_copy, write_export
 from tui.app.feeds import FeedBatch
+from tui.app.widgets.batches import BatchesView, batch_filter_words
 from tui.app.widgets.detail import DetailPane
 from tui.app.widgets.failures import FailuresView
 from tui.app.widgets.log_panel import LogPanel
@@ -76,6 +77,7 @@ class DashboardScreen(Screen[None]):
                     with ContentSwitcher(initial="table", id="switcher"):
                         yield self.make_table()
                         yield FailuresView(id="failures")
+                        yield BatchesView(app.state.index, id="batches")
                     yield Input(
                         placeholder="filter: id, model, state, failure… "
                         "(!text hides matches; esc clears)",
@@ -238,6 +240,7 @@ class DashboardScreen(Screen[None]):
         if spec.failure_group:
             group = spec.failure_group
             parts.append(f"failure: {group if len(group) <= 50 else group[:49] + '…'}")
+        parts += batch_filter_words(spec.batch, spec.provider)
         self._table_title = clean_line(" · ".join(parts)) or ""
         self._update_left_title()
 
@@ -257,6 +260,8 @@ class DashboardScreen(Screen[None]):
         # Content, not str: a str title is parsed as markup, and these hold upstream text.
         if self.query_one(ContentSwitcher).current == "failures":
             title = self.failures.title_text
+        elif self.query_one(ContentSwitcher).current == "batches":
+            title = self.query_one(BatchesView).title_text
         else:
             title = self._table_title
         if title != self._left_title:  # assigning a title repaints the whole panel
@@ -301,10 +306,12 @@ class DashboardScreen(Screen[None]):
         elif self.detail.display:
             self.detail.display = False
             self.table.focus()
-        elif switcher.current == "failures":
+        elif switcher.current in ("failures", "batches"):
             self._show_table()
         elif spec.failure_group is not None:
             self.table.set_view(failure_group=None)
+        elif spec.batch is not None or spec.provider is not None:
+            self.table.set_view(batch=None, provider=None)
         elif spec.text:
             self.table.set_view(text="")
 
@@ -577,3 +584,17 @@ class DashboardScreen(Screen[None]):
                 f"State filter ({key})",
                 lambda word=word: self.action_state_filter(word),
             )
+
+    def action_batches(self) -> None:
+        """`b`: the batches view (summed again while shown), `b` again: the table."""
+        if self.query_one(ContentSwitcher).current == "batches":
+            self._show_table()
+        else:
+            self.query_one(ContentSwitcher).current = "batches"
+            self.query_one(BatchesView).show()
+            self._update_left_title()
+
+    @on(BatchesView.BatchChosen)
+    def _batch_chosen(self, event: BatchesView.BatchChosen) -> None:
+        self.table.set_view(failure_group=None, state_filter="all", **event.view_filter)
+        self._show_table()

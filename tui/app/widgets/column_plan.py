@@ -40,7 +40,8 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("state", "state", 11, 11),
     Column("id", "id", 14, 36, middle_ellipsis=True),
-    Column("provider", "provider", 8, 12),
+    Column("provider", "provider", 8, 20),
+    Column("batch", "batch", 6, 24),
     Column("model", "model", 10, 30, squeeze=fmt.squeeze_model),
     Column("progress", "prog", 4, 4, "right"),
     Column("age", "age", 6, 6, "right"),
@@ -49,6 +50,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("tokens", "tokens", 6, 6, "right"),
     Column("next_poll", "next", 8, 8, "right"),
     Column("download", "download", 12, 13),
+    Column("expires", "expires", 7, 7, "right"),  # the video URL's time left, see task_cells
     Column("failure", "failure", 10, None),
 )
 assert tuple(c.name for c in COLUMNS) == SORT_COLUMNS
@@ -61,6 +63,8 @@ _ALWAYS = ("state", "id")  # at any width; the id gives way first (middle ellips
 _OPTIONAL = ("provider", "failure", "next_poll", "tokens", "resolution", "duration")
 _ID_COMFORT = 19  # the id grows to this before optional columns get room
 _MODEL_COMFORT = 16  # a whole short model name (`2-0-fast-260128`, `1_5_pro_flex`)
+# With rows in view, these join at most this wide, and grow once every column that fits is in.
+_COMFORT = {"model": _MODEL_COMFORT, "provider": 12, "batch": 12}
 # Spare width goes to these, in this order, each up to a width (None: its max_width).
 _GROWERS: tuple[tuple[str, int | None], ...] = (
     ("model", _MODEL_COMFORT),
@@ -69,9 +73,10 @@ _GROWERS: tuple[tuple[str, int | None], ...] = (
     ("failure", None),
 )
 # With rows in view: after the state and the id, columns join in this order while they fit.
+# `id` here: the id grows to a comfortable width (whole, for most ids) before the columns after it
 _PRIORITY = (
-    "age", "progress", "model", "download", "provider", "next_poll", "tokens", "resolution",
-    "duration",
+    "age", "progress", "model", "download", "expires", "id", "provider", "batch", "next_poll",
+    "tokens", "resolution", "duration",
 )  # fmt: skip
 FAILURE_MIN = 30  # a failure column narrower than this says too little to be worth the room
 
@@ -205,24 +210,31 @@ def plan_columns(
     if failure and used() + 1 + natural("age") + 2 <= width:
         widths["age"] = natural("age")  # with a failure: state, id, age, and the failure
     for name in _PRIORITY:
+        if name == "id":
+            room = width - used() - reserve
+            widths["id"] += max(0, min(min(whole_id, _ID_COMFORT) - widths["id"], room))
+            continue
         if name in widths or in_view.width(name) <= 0 or (name == "download" and not downloads):
             continue
         want = natural(name)
-        if name == "model":
-            want = min(want, max(BY_NAME[name].min_width, _MODEL_COMFORT))
+        if name in _COMFORT:  # room for more columns first; spare room makes them whole
+            want = min(want, max(BY_NAME[name].min_width, _COMFORT[name]))
+            # ... and they join narrower (down to their minimum) rather than not at all
+            want = min(want, max(BY_NAME[name].min_width, width - used() - 1 - reserve))
         if used() + 1 + want + reserve > width:
             continue
         widths[name] = want
     if failure:
         widths["failure"] = reserve - 1
-    # spare room: a comfortable id, the whole failure, the whole model, whole ids, the provider;
-    # what is still left goes to the failure
+    # spare room: a comfortable id, the whole failure, whole ids, providers and batches (what
+    # tells rows apart), and only then the whole model; what is still left goes to the failure
     growers = [
         ("id", min(whole_id, _ID_COMFORT)),
         ("failure", natural("failure")),
-        ("model", natural("model")),
         ("id", whole_id),
         ("provider", natural("provider")),
+        ("batch", natural("batch")),
+        ("model", natural("model")),
     ]
     spare = width - used()
     for name, upto in growers:

@@ -7,8 +7,12 @@ the lines on screen: `render_line(y)` looks up the key shown at that line in a `
 everything the line shows. The header is line 0 and never scrolls; rows start at line 1.
 
 Follow mode (k9s/htop): when rows re-sort or refilter, the cursor stays on the same task and on
-the same screen line. Relative times (age, next poll) are computed from the injected `now()` at
+the same screen line. Relative times (age, next poll, URL expiry) are computed from the injected `now()` at
 draw time; `tick()` redraws only the visible rows whose text actually changed.
+
+What each cell reads is `task_cells`; how a line becomes segments is `table_strips`; which
+columns show and how wide is `column_plan`. This module decides which task each line shows,
+and when to draw it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -30,50 +33,26 @@ from textual.strip import Strip
 
 from tui.app import format as fmt
 from tui.app.task_view import SORT_COLUMNS, TaskIndex, TaskView, ViewSpec
+from tui.app.widgets import task_cells
 from tui.app.widgets.column_plan import (
-    BY_NAME,
     COLUMNS,
     Column,
     InView,
     Layout,
     Plan,
-    cut_id,
     layout_columns,
     plan_columns,
 )
 from tui.app.widgets.line_diff import DrawnLines
-from tui.core.clean import clean_line
-from tui.core.model import DownloadState, Key, State, Task
-from tui.core.text_width import cell_width, cut, fit
+from tui.app.widgets.table_strips import header_strip, row_strip
+from tui.app.widgets.task_cells import STATE_CLASS, Ticks
+from tui.core.model import Key, Task
 
 __all__ = ["COLUMNS", "Column", "TaskTable", "layout_columns"]
 
 
-Drawn = tuple[Key, int, bool, tuple[str, ...]]
+Drawn = tuple[Key, int, bool, Ticks]
 """What a screen line shows: (key, version, selected, tick texts)."""
-
-
-_STATE_CLASS = {state: f"task-table--{state}" for state in State}
-_DOWNLOAD_CLASS = {
-    DownloadState.DONE: "task-table--succeeded",
-    DownloadState.RUNNING: "task-table--running",
-    DownloadState.PENDING: "task-table--dim",
-    DownloadState.FAILED: "task-table--failed",
-    DownloadState.EXPIRED: "task-table--expired",
-}
-
-
-def _safe(text: str | None) -> str:
-    """Upstream text as one inert line: the core cleaned it already; this is the belt.
-
-    `str.isprintable()` is False for every control character (ESC, BEL, C1, DEL, line breaks),
-    so the common clean case skips the regexes.
-    """
-    if not text:
-        return ""
-    if text.isprintable():
-        return text
-    return clean_line(text) or ""
 
 
 class TaskTable(ScrollView, can_focus=True):
@@ -87,7 +66,8 @@ class TaskTable(ScrollView, can_focus=True):
         "task-table--cursor",
         "task-table--dim",
         "task-table--failure",
-        *_STATE_CLASS.values(),
+        "task-table--expiring",
+        *STATE_CLASS.values(),
     }
 
     HELP_GROUP: ClassVar[str] = "Table"  # the heading its keys get on the help screen
@@ -428,101 +408,35 @@ class TaskTable(ScrollView, can_focus=True):
                 self._repaint_line(y, now)
 
     def _row_strip(
-        self, task: Task, ticks: tuple[str, ...], layout: Layout, width: int, selected: bool
+        self, task: Task, ticks: Ticks, layout: Layout, width: int, selected: bool
     ) -> Strip:
-        base = self.rich_style
-        style_of = self.get_component_rich_style
-        cursor = style_of("task-table--cursor") if selected else None
-        segments: list[Segment] = []
-        append = segments.append
-        cells = self._cells(task, ticks)
-        x = 0
-        # a gap takes the style of the cell before it: it ends that cell's run instead of
-        # starting the next one (an SVG picture draws a run's leading space too thin)
-        gap_style = base if cursor is None else base + cursor
-        for column, cx, cwidth in layout:
-            if cx > x:
-                append(Segment(" " * (cx - x), gap_style))
-            text, component = cells[column.name]
-            if column.squeeze is not None and cell_width(text) > cwidth:
-                text = column.squeeze(text, cwidth)
-            elif column.name == "id":
-                text = cut_id(text, cwidth, self._plan.id_head)
-            style = base if component is None else base + style_of(component)
-            if cursor is not None:
-                style += cursor
-            append(
-                Segment(fit(text, cwidth, align=column.align, middle=column.middle_ellipsis), style)
-            )
-            gap_style = style
-            x = cx + cwidth
-        if x < width:
-            append(Segment(" " * (width - x), base if cursor is None else base + cursor))
-        # one segment per run of one style: fewer colour codes written per row over SSH
-        strip = Strip(segments).simplify()
-        return strip.crop(0, width) if x > width else strip
+        return row_strip(
+            task_cells.cells(task, ticks),
+            layout,
+            width,
+            base=self.rich_style,
+            style_of=self.get_component_rich_style,
+            selected=selected,
+            id_head=self._plan.id_head,
+        )
 
     def _header_strip(self, layout: Layout, width: int) -> Strip:
         header = self.rich_style + self.get_component_rich_style("task-table--header")
-        sorted_style = header + self.get_component_rich_style("task-table--sorted")
         spec = self._view.spec
-        segments: list[Segment] = []
-        x = 0
-        for column, cx, cwidth in layout:
-            if cx > x:
-                segments.append(Segment(" " * (cx - x), header))
-            if column.name == spec.sort_column:
-                arrow = "▼" if spec.sort_reverse else "▲"
-                segments.append(Segment(_arrow_title(column.title, cwidth, arrow), sorted_style))
-            else:
-                segments.append(Segment(fit(column.title, cwidth), header))
-            x = cx + cwidth
-        if x < width:
-            segments.append(Segment(" " * (width - x), header))
-        strip = Strip(segments)
-        return strip.crop(0, width) if x > width else strip
+        return header_strip(
+            layout,
+            width,
+            header=header,
+            sorted_style=header + self.get_component_rich_style("task-table--sorted"),
+            sort_column=spec.sort_column,
+            sort_reverse=spec.sort_reverse,
+        )
 
-    def _cells(self, task: Task, ticks: tuple[str, ...]) -> dict[str, tuple[str, str | None]]:
-        age, next_poll, download = ticks
-        failure = _safe(fmt.failure_cell(task.failure))
-        return {
-            "state": (fmt.state_cell(task.state), _STATE_CLASS.get(task.state)),
-            "id": (_safe(task.id), None),
-            "provider": (_safe(task.provider), "task-table--dim"),
-            "model": (_safe(fmt.model_cell(task.model)), None),
-            "progress": (fmt.progress_cell(task.progress), None),
-            "age": (age, "task-table--dim"),
-            "duration": (fmt.video_duration_cell(task.duration), "task-table--dim"),
-            "resolution": (
-                _safe(fmt.resolution_cell(task.resolution, task.super_resolution)),
-                "task-table--dim",
-            ),
-            "tokens": (fmt.count_cell(task.tokens.total), "task-table--dim"),
-            "next_poll": (next_poll, "task-table--dim"),
-            "download": (download, _DOWNLOAD_CLASS.get(task.download.state)),
-            "failure": (failure, "task-table--failure" if failure else None),
-        }
-
-    def _tick_texts(self, key: Key, task: Task, now: float) -> tuple[str, str, str]:
-        """The texts of a row that change with time alone (age, next poll, live download)."""
-        shown = self._shown_names()
-        age = ""
-        if "age" in shown:
-            start = task.created_at or task.added_at
-            age = fmt.age_cell(None if start is None else start.timestamp(), now)
-        next_poll = ""
-        if "next_poll" in shown and not task.state.terminal:
-            at = self.next_poll(key) if self.next_poll is not None else None
-            if at is None and task.next_poll_at is not None:
-                at = task.next_poll_at.timestamp()
-            next_poll = fmt.next_poll_cell(at, now, task.state)
-        download = ""
-        if "download" in shown:
-            progress = None
-            if task.download.state is DownloadState.RUNNING and self.download_progress:
-                progress = self.download_progress(key)
-            download = fmt.download_cell(task.download, progress)
-        return (age, next_poll, download)
+    def _tick_texts(self, key: Key, task: Task, now: float) -> Ticks:
+        """The texts of a row that change with time alone (age, next poll, download, expiry)."""
+        return task_cells.tick_texts(
+            key, task, now, self._shown_names(), self.next_poll, self.download_progress
+        )
 
     # --- layout and cursor internals -------------------------------------------------------------
 
@@ -553,27 +467,9 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _rows_in_view(self) -> InView:
         top = self.scroll_offset.y
-        widths: dict[str, int] = {}
-        ids: list[str] = []
-        failed = live = downloading = False
-        for key in self._view.window(top, top + max(1, self._page_height())):
-            task = self.index.get(key)
-            if task is None:
-                continue
-            ids.append(_safe(task.id))
-            failed = failed or task.failure is not None
-            live = live or not task.state.terminal
-            downloading = downloading or task.download.state is not DownloadState.NONE
-            for name, (text, _) in self._cells(task, ("", "", "")).items():
-                widths[name] = max(widths.get(name, 0), cell_width(text))
-        # the texts that change with time alone are planned by whether they can show at all
-        if ids:
-            widths["age"] = BY_NAME["age"].min_width
-        if live:
-            widths["next_poll"] = BY_NAME["next_poll"].min_width
-        if downloading:
-            widths["download"] = BY_NAME["download"].min_width
-        return InView(tuple(sorted(widths.items())), tuple(ids), failed)
+        keys = self._view.window(top, top + max(1, self._page_height()))
+        get = self.index.get
+        return task_cells.in_view(task for key in keys if (task := get(key)) is not None)
 
     def _shown_names(self) -> frozenset[str]:
         self._current_layout()
@@ -675,11 +571,3 @@ class TaskTable(ScrollView, can_focus=True):
         if state != self._posted_view:
             self._posted_view = state
             self.post_message(self.ViewChanged(self, state[0], state[1], state[2]))
-
-
-def _arrow_title(title: str, width: int, arrow: str) -> str:
-    """`model▲` padded to `width`; the arrow always shows, and never in place of a letter: the
-    plan leaves room for it, and a title that must give way anyway shows its `…`."""
-    if width <= 1:
-        return arrow[:width]
-    return fit(cut(title, width - 1) + arrow, width)  # a title cut shows its `…`
