@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_table.py
 	$(BIN)/python tests/bench/bench_dashboard.py
 	$(BIN)/python tests/bench/bench_memory.py
+	$(BIN)/python tests/bench/bench_eta.py --full
+	$(BIN)/python tests/bench/bench_submit.py --full
 
 ## Every benchmark at small sizes, one at a time: they still run and print their figures.
 bench-smoke: $(STAMP)

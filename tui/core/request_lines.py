@@ -22,13 +22,16 @@ _WRAPPER_KEYS = frozenset({"request", "provider", "name"})
 
 
 class ProviderLike(Protocol):
-    """What the checks need of a configured provider."""
+    """What the checks need of a configured provider (read-only: a frozen config fits)."""
 
-    name: str
-    kind: str
-    api_key: str | None
-    api_key_env: str | None
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def api_key(self) -> str | None: ...
+    @property
+    def api_key_env(self) -> str | None: ...
     @property
     def create_endpoint(self) -> str | None: ...
 

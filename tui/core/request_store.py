@@ -37,12 +37,17 @@ CRASHED_WHILE_SENDING = Failure(
 
 
 class Planned(Protocol):
-    """What recording needs of a line (`request_lines.PlannedRequest` fits)."""
+    """What recording needs of a line (`request_lines.PlannedRequest` fits; read-only, so a
+    frozen dataclass does)."""
 
-    provider: str
-    body: dict[str, Any]
-    name: str | None
-    fingerprint: str
+    @property
+    def provider(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def fingerprint(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ the lines on screen: `render_line(y)` looks up the key shown at that line in a `
 everything the line shows. The header is line 0 and never scrolls; rows start at line 1.
 
 Follow mode (k9s/htop): when rows re-sort or refilter, the cursor stays on the same task and on
-the same screen line. Relative times (age, next poll, URL expiry) are computed from the injected `now()` at
-draw time; `tick()` redraws only the visible rows whose text actually changed.
+the same screen line. Relative times (age, next poll, URL expiry) are computed from the
+injected `now()` at draw time; `tick()` redraws only the visible rows whose text actually changed.
 
 What each cell reads is `task_cells`; how a line becomes segments is `table_strips`; which
 columns show and how wide is `column_plan`. This module decides which task each line shows,
