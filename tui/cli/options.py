@@ -87,7 +87,7 @@ def task_filter(args: argparse.Namespace, store: Store, config: Config | None = 
             known = set(store.providers()) | set(config.providers if config else ())
             fail(f"unknown provider {args.provider!r}: use one of {names(known)}")
     if args.batch is not None and args.batch not in store.batches():
-        from tui.cli.requests_cmd import request_batches
+        from tui.core.request_store import request_batches
 
         if args.batch in request_batches(store):  # submitted, not created yet: `watch` sends
             return TaskFilter(states=args.state, provider=args.provider, batch=args.batch)

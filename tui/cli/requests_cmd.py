@@ -55,7 +55,7 @@ def request_filter(
     states: frozenset[RequestState] | None = None,
 ) -> RequestFilter:
     """The --provider/--batch filter over requests; a provider or batch nobody knows is a typo."""
-    from tui.core.request_store import RequestFilter, request_counts
+    from tui.core.request_store import RequestFilter, request_batches, request_counts
 
     if args.provider is not None:
         known = set(config.providers) | set(request_counts(store)) | set(store.providers())
@@ -69,13 +69,6 @@ def request_filter(
                 f"(set with `{PROG} submit --batch LABEL`)"
             )
     return RequestFilter(states=states, provider=args.provider, batch=args.batch)
-
-
-def request_batches(store: Store) -> set[str]:
-    """The batch labels requests were recorded with."""
-    with store.reading() as conn:
-        rows = conn.execute("SELECT DISTINCT batch FROM requests WHERE batch IS NOT NULL")
-        return {label for (label,) in rows}
 
 
 def cmd_requests(args: argparse.Namespace) -> int:

@@ -138,6 +138,13 @@ def next_pending(
     return [request_from_row(row) for row in rows]
 
 
+def request_batches(store: Store) -> set[str]:
+    """The batch labels requests were recorded with (a batch may exist before its tasks do)."""
+    with store.reading() as conn:
+        rows = conn.execute("SELECT DISTINCT batch FROM requests WHERE batch IS NOT NULL")
+        return {label for (label,) in rows}
+
+
 def query_requests(
     store: Store, flt: RequestFilter | None = None, *, limit: int | None = None
 ) -> list[CreateRequest]:
