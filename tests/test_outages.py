@@ -191,3 +191,39 @@ def test_a_full_store_disk_is_an_outage_until_space_returns(
         watch.until(lambda e: e["event"] == "store" and e["state"] == "available", timeout=30)
         world.assert_all_right(watch, ids)
         assert store_events(watch) == ["unavailable", "available"]
+
+
+# -- another process's connection closing ----------------------------------------------------
+
+
+def test_a_status_in_another_terminal_never_deletes_the_wal_of_a_running_process(
+    tmp_path: Path,
+) -> None:
+    """A process holding the store twice (watch: the loop's reads and the writer's thread; the
+    dashboard: its workers) must keep its SQLite locks: reading the header of the second open
+    with open()/close() dropped them, and a `status` closing in another terminal then took
+    itself for the last connection and deleted the WAL and `-shm` under the running process
+    (its later writes lost, its reads failing with a disk I/O error). Found by the lock tests."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    db = tmp_path / "tasks.db"
+    reads = Store.open(db)
+    writes = Store.open(db)  # the second open of the same file in this process
+    try:
+        writes.add_tasks("kyy", ["video_before"], batch=None, now=now)
+        status = subprocess.run(
+            [sys.executable, "-m", "tui", "--db", str(db), "status"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert db.with_name("tasks.db-shm").exists() and db.with_name("tasks.db-wal").exists()
+        writes.add_tasks("kyy", ["video_after"], batch=None, now=now)
+        assert sorted(t.id for t in reads.query()) == ["video_after", "video_before"]
+    finally:
+        writes.close()
+        reads.close()
+    with Store.open(db) as again:
+        assert sorted(t.id for t in again.query()) == ["video_after", "video_before"]

@@ -29,9 +29,9 @@ from typing import Any
 
 from tui.core.model import TERMINAL_STATES, Download, Event, State, Task
 from tui.core.store_checks import (
+    OPEN_FILES,
     connect_read_only,
     noting_damage,
-    read_header,
     refuse_if_damaged,
     refuse_if_not_ours,
     refuse_writes_if_read_only,
@@ -96,6 +96,7 @@ class Store:
         self._conn = conn
         self.path = path
         self._sync: str | None = None
+        self._held: tuple[int, int] | None = None  # its file in OPEN_FILES, while open
 
     # --- opening and closing ------------------------------------------------------------------
 
@@ -110,6 +111,11 @@ class Store:
         read: a store on a read-only disk (or a full one) is still read.
         """
         path = Path(path).expanduser()
+        with OPEN_FILES.lock:  # see OpenFiles: no second open()/close() of a held file
+            return cls._open(path, writable=writable)
+
+    @classmethod
+    def _open(cls, path: Path, *, writable: bool) -> Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -121,7 +127,7 @@ class Store:
             ) from exc
         if path.is_dir():
             raise StoreError(path, f"{path} is a folder, not a store file: pass --db PATH/tasks.db")
-        header = read_header(path)
+        header = OPEN_FILES.header(path)
         refuse_if_not_ours(path, header)
         if writable:
             refuse_writes_if_read_only(path)
@@ -151,6 +157,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
+        store._held = OPEN_FILES.hold(path, header)
         return store
 
     def _prepare(self, *, switch_to_wal: bool) -> None:
@@ -172,6 +179,8 @@ class Store:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
+        OPEN_FILES.release(self._held)
+        self._held = None
 
     def __enter__(self) -> Store:
         return self

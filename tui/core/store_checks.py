@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,58 @@ def read_header(path: Path) -> bytes:
         return b""
     except OSError as exc:
         raise StoreError(path, f"cannot read the store {path} ({exc.strerror or exc})") from exc
+
+
+class OpenFiles:
+    """The store files this process holds open through SQLite, and their headers.
+
+    Why: POSIX record locks belong to the process and all go away when *any* descriptor of the
+    file is closed. Reading the header with open()/close() while this process already holds
+    the store (watch's writer thread, the dashboard's workers) dropped SQLite's locks; another
+    process closing its connection (a `status` in another terminal) then took itself for the
+    last one and deleted the WAL and `-shm` under our feet: later writes were lost and reads
+    failed with SQLITE_IOERR_SHORT_READ. So the header is read from disk only by the first
+    open of a file, under `lock`, and shared while any Store of this process holds it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # held for a whole Store.open
+        self._held: dict[tuple[int, int], tuple[int, bytes]] = {}  # inode -> (stores, header)
+
+    def header(self, path: Path) -> bytes:
+        key = _inode(path)
+        if key is not None and key in self._held:
+            return self._held[key][1]
+        return read_header(path)
+
+    def hold(self, path: Path, header: bytes) -> tuple[int, int] | None:
+        key = _inode(path)
+        if key is not None:
+            with self.lock:
+                count, known = self._held.get(key, (0, header))
+                self._held[key] = (count + 1, known)
+        return key
+
+    def release(self, key: tuple[int, int] | None) -> None:
+        if key is None:
+            return
+        with self.lock:
+            count, header = self._held.get(key, (1, b""))
+            if count > 1:
+                self._held[key] = (count - 1, header)
+            else:
+                self._held.pop(key, None)
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+OPEN_FILES = OpenFiles()
 
 
 def connect_read_only(path: Path, *, immutable: bool) -> sqlite3.Connection:
