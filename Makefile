@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_table.py
 	$(BIN)/python tests/bench/bench_dashboard.py
 	$(BIN)/python tests/bench/bench_memory.py
+	$(BIN)/python tests/bench/bench_slow_fsync.py
 
 ## The soak at full size: `watch` over 20,000 simulated tasks with provider faults, the store's
 ## disk filled twice and the store locked twice; every outcome checked (needs root: a tmpfs).
