@@ -227,3 +227,38 @@ def test_a_status_in_another_terminal_never_deletes_the_wal_of_a_running_process
         reads.close()
     with Store.open(db) as again:
         assert sorted(t.id for t in again.query()) == ["video_after", "video_before"]
+
+
+# -- SIGKILL mid-batch ----------------------------------------------------------------------------
+
+
+def test_a_sigkill_mid_download_loses_nothing_and_the_next_watch_finishes(
+    tmp_path: Path, sim_and_host: tuple[Simulator, VideoHost]
+) -> None:
+    """No handler runs on SIGKILL: what the store had committed is what the next run starts
+    from, a `.part` is resumed and no video ends up wrong."""
+    sim, host = sim_and_host
+    world = World(sim, host, tmp_path, tmp_path / "tasks.db")
+    ids = world.batch([0.3, 0.5, 0.8, 1.0, 1.2, 30.0])
+    for task_id in ids:
+        host.faults.add(f"{task_id}.mp4", "slow", rate=40_000, times=None)  # 0.5 s a video
+    watch = world.watch()
+    watch.until(lambda e: e["event"] == "download" and e["state"] == "done", timeout=20)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until some bytes of a download in flight are on disk
+        if any(p.stat().st_size for p in world.videos.glob("*.part")):
+            break
+        time.sleep(0.005)
+    watch.proc.kill()
+    code, _ = watch.finish()
+    assert code == -9
+    parts = [p.name.removesuffix(".part") for p in world.videos.glob("*.part")]
+    assert parts, "no download was in flight"
+    begun = [p.name.removesuffix(".part") for p in world.videos.glob("*.part") if p.stat().st_size]
+    host.faults.clear()
+    sim.complete_now(ids[-1])
+    world.assert_all_right(world.watch(), ids)
+    assert begun, "no bytes of the download in flight reached the disk"
+    for name in begun:  # resumed where the killed run stopped
+        gets = [r for r in host.requests if r.method == "GET" and r.name == name]
+        assert gets[-1].range is not None, name
