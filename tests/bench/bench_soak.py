@@ -190,6 +190,16 @@ class WatchRun:
             time.sleep(0.05)
         return False
 
+    def settle(self, timeout: float) -> None:
+        """Wait until the store takes writes again (every `unavailable` has its `available`),
+        so that the next disturbance starts from a store that writes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.running():
+            states = Counter(state for _, state, _ in self.store_events)
+            if states["unavailable"] == states["available"]:
+                return
+            time.sleep(0.05)
+
     def finish(self, timeout: float) -> tuple[int, str]:
         try:
             self.proc.wait(timeout=timeout)
@@ -255,6 +265,8 @@ def disturb(watch: WatchRun, disk: Path, db: Path, size: Size, steps: list[str])
         if not at(progress):
             note(f"batch ended before the {action} at {progress:.0%}")
             return
+        time.sleep(0.5)  # an event on its way from the last step is read by now
+        watch.settle(timeout=60)
         if action == "fill":
             seen = len(watch.store_events)
             filler = fill(disk)
@@ -263,7 +275,6 @@ def disturb(watch: WatchRun, disk: Path, db: Path, size: Size, steps: list[str])
             time.sleep(1.0)  # polling waits meanwhile
             filler.unlink()
             note("space freed" + ("" if came else " (no outage seen within 60 s)"))
-            watch.wait_for("available", seen, timeout=60)
         else:
             with store_locked(db):
                 note(f"store locked for {size.lock_seconds:g} s")
