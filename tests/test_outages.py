@@ -151,15 +151,15 @@ def test_a_30_s_lock_is_an_outage_that_ends_and_loses_nothing(
     watch = world.watch()
     watch.until(lambda e: e["event"] == "state" and e["to"] == "running")
     with store_locked(world.db):
+        locked_at = time.monotonic()
         down = watch.until(lambda e: e["event"] == "store", timeout=25)
         assert down["state"] == "unavailable" and "locked" in down["message"]
         assert str(world.db) in down["message"]
-        time.sleep(1.0)  # polls in flight at that moment come back
+        time.sleep(1.5)  # polls sent as the outage began come back
         waiting = world.polls()
         time.sleep(3.0)
         assert world.polls() == waiting  # polling waits: no answer it could not keep
-        remaining = 30 - 15 - 4  # the busy wait and the sleeps above
-        time.sleep(max(0.0, remaining))
+        time.sleep(max(0.0, 30 - (time.monotonic() - locked_at)))
     watch.until(lambda e: e["event"] == "store" and e["state"] == "available", timeout=20)
     resumed = world.polls()
     watch.until(lambda e: e["event"] == "summary", timeout=60)
@@ -183,7 +183,7 @@ def test_a_full_store_disk_is_an_outage_until_space_returns(
         down = watch.until(lambda e: e["event"] == "store", timeout=30)
         assert down["state"] == "unavailable"
         assert "no space left" in down["message"] and str(disk) in down["message"]
-        time.sleep(1.0)
+        time.sleep(1.5)  # polls sent as the outage began come back
         waiting = world.polls()
         time.sleep(2.0)
         assert world.polls() == waiting  # polling waits while the store is full
