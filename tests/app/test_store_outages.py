@@ -118,7 +118,7 @@ async def test_the_dashboard_rides_out_a_locked_store(
                 await keys_still_work(pilot, dash)
                 if seconds > BUSY_TIMEOUT:
                     assert await wait_until(
-                        pilot, lambda: "store locked by another" in screen_text(app), timeout=25
+                        pilot, lambda: "store locked: polling waits" in screen_text(app), timeout=25
                     ), screen_text(app)
                     assert "unavailable: the store" in screen_text(app)  # the log line
                     assert "locked" in screen_text(app)

@@ -40,7 +40,7 @@ STATE_STYLE: dict[State, str] = {
     State.MISSING: "$warning",
     State.UNKNOWN: "$warning",
 }
-STORE_OUTAGE = {"full": "disk full", "locked": "locked by another process", "io": "I/O error"}
+STORE_OUTAGE = {"full": "disk full", "locked": "locked", "io": "I/O error"}  # the log says more
 HEALTH_STYLE = {
     "idle": "$foreground-muted",
     "ok": "$success",
