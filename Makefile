@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-smoke screenshots clean
+.PHONY: demo test lint typecheck bench bench-smoke soak screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_memory.py
 	$(BIN)/python tests/bench/bench_eta.py --full
 	$(BIN)/python tests/bench/bench_submit.py --full
+	$(BIN)/python tests/bench/bench_slow_fsync.py
+
+## The soak at full size: `watch` over 20,000 simulated tasks with provider faults, the store's
+## disk filled twice and the store locked twice; every outcome checked (needs root: a tmpfs).
+soak: $(STAMP)
+	$(BIN)/python tests/bench/bench_soak.py --full
 
 ## Every benchmark at small sizes, one at a time: they still run and print their figures.
 bench-smoke: $(STAMP)

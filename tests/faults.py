@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,3 +78,37 @@ def damage(path: Path, size: int = 3 * 4096) -> None:
 def temporary_files(folder: Path) -> list[str]:
     """Every `*.tmp` under `folder` (atomic writes must never leave one behind)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.tmp"))
+
+
+_HOLD_EXCLUSIVE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+conn.execute("ROLLBACK")
+"""
+
+
+@contextmanager
+def store_locked(db: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holds `db` with `BEGIN EXCLUSIVE` for the block's length, as a backup
+    tool or a second program would: every write waits (readers go on, the store is in WAL)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_EXCLUSIVE, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline().strip() == "locked", "the other process got no lock"
+        yield holder
+    finally:
+        holder.stdin.close()
+        try:
+            holder.wait(timeout=15)
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()

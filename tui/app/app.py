@@ -434,6 +434,8 @@ class SeedanceApp(App[int]):
             mode, note = "viewer", self.feed.status()
         elif self.engine_error:
             mode, note = "stopped", self.engine_error
+        elif engine is not None and engine.store_outage is not None:
+            mode, note = "store", engine.store_outage.reason  # the log line says the rest
         elif engine is not None and engine.paused:
             mode = "paused"
         else:

@@ -133,8 +133,8 @@ class SummaryData:
     download_speed: float = 0.0
     expired_urls: int = 0
     expiring_urls: int = 0
-    mode: str = "live"  # "live" | "paused" | "viewer" | "stopped"
-    mode_note: str | None = None  # viewer: "pid 4242 polls this store"
+    mode: str = "live"  # "live" | "paused" | "viewer" | "stopped" | "store" (an outage)
+    mode_note: str | None = None  # viewer: "pid 4242 polls this store"; store: "full"
 
 
 class DashboardState:

@@ -40,6 +40,7 @@ STATE_STYLE: dict[State, str] = {
     State.MISSING: "$warning",
     State.UNKNOWN: "$warning",
 }
+STORE_OUTAGE = {"full": "disk full", "locked": "locked", "io": "I/O error"}  # the log says more
 HEALTH_STYLE = {
     "idle": "$foreground-muted",
     "ok": "$success",
@@ -94,6 +95,9 @@ def headline(data: SummaryData, width: int | None = None) -> Content:
             line += ["  ", (badge, "bold reverse $warning")]
         elif data.mode == "viewer":
             line.append((f"  ◉ viewing: {data.mode_note or 'read-only'}", "bold $accent"))
+        elif data.mode == "store":
+            why = STORE_OUTAGE.get(data.mode_note or "", "takes no writes")
+            line.append((f"  ⚠ store {why}: polling waits", "bold $error"))
         elif data.mode == "stopped":
             line.append((f"  ✖ polling stopped: {data.mode_note or ''}", "bold $error"))
         return line

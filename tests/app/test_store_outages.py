@@ -1,0 +1,132 @@
+"""The dashboard, polling the simulator, while its store says no (issue 10.1): the disk of the
+store fills up, another process holds the store with `BEGIN EXCLUSIVE` past SQLite's busy wait.
+The app keeps answering keys, shows the outage, and once the store takes writes again polling
+resumes and every task ends in the simulator's state, all of it in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Dash, screen_text, wait_until
+from faults import fill, mounted_disk, resize, store_locked
+
+from tui.core.clock import SystemClock
+from tui.core.config import ProviderConfig
+from tui.core.model import State, Task
+from tui.core.store import Store
+from tui.core.store_errors import BUSY_TIMEOUT
+from tui.sim import Simulator
+
+SIZE = (140, 45)
+KEY = "sk-sim-kyy-dash-outages"
+
+
+def batch(sim: Simulator, run_seconds: list[float]) -> list[Task]:
+    tasks = []
+    for n, run_s in enumerate(run_seconds):
+        outcome = "failed" if n % 4 == 3 else "succeeded"
+        task_id = sim.add_task("kyy", queue_s=0.2, run_s=run_s, outcome=outcome)
+        tasks.append(Task("kyy", task_id, state=State.QUEUED))
+    return tasks
+
+
+def providers(sim: Simulator) -> dict[str, ProviderConfig]:
+    return {
+        "kyy": ProviderConfig(
+            "kyy",
+            "kyy",
+            sim.provider_url("kyy"),
+            api_key=KEY,
+            min_interval=0.3,
+            max_interval=0.6,
+            rate_limit=20,
+        )
+    }
+
+
+async def keys_still_work(pilot, dash: Dash) -> None:  # type: ignore[no-untyped-def]
+    """The cursor moves and the state filter applies while the store takes no writes."""
+    table = dash.app.table
+    start = table.cursor_row
+    await pilot.press("j")
+    assert await wait_until(pilot, lambda: table.cursor_row == start + 1, timeout=5)
+    await pilot.press("k")
+    assert await wait_until(pilot, lambda: table.cursor_row == start, timeout=5)
+
+
+async def everything_lands(pilot, dash: Dash, sim: Simulator, tasks: list[Task]) -> None:  # type: ignore[no-untyped-def]
+    """Every task ends in the simulator's state, on screen and in the store."""
+    want = {t.id: sim.task(t.id).outcome for t in tasks}
+    app = dash.app
+
+    def shown() -> dict[str, str]:
+        return {key[1]: str(app.index.get(key).state) for key in app.index}  # type: ignore[union-attr]
+
+    assert await wait_until(pilot, lambda: shown() == want, timeout=60), shown()
+    await dash.app.engine.writer.drain()  # type: ignore[union-attr]
+    with Store.open(dash.db_path) as store:
+        assert {t.id: str(t.state) for t in store.query()} == want
+    with sqlite3.connect(dash.db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_the_dashboard_rides_out_a_full_store_disk(
+    tmp_path: Path, make_dash: Callable[..., Dash]
+) -> None:
+    with Simulator(keys={"kyy": KEY}) as sim, mounted_disk(tmp_path, "6m"):
+        tasks = batch(sim, [0.5, 1.0, 2.0, 6.0, 8.0, 9.0, 10.0, 12.0])
+        dash = make_dash(tasks, providers=providers(sim), clock=SystemClock(), paused=False)
+        app = dash.app
+        async with app.run_test(size=SIZE) as pilot:
+            assert await wait_until(pilot, lambda: len(sim.requests) > 3, timeout=10)
+            fill(tmp_path)
+            assert await wait_until(
+                pilot, lambda: "unavailable: no space left" in screen_text(app), timeout=30
+            ), screen_text(app)
+            assert "store disk full: polling waits" in screen_text(app)  # the summary bar
+            assert "Traceback" not in screen_text(app)
+            await keys_still_work(pilot, dash)
+            resize(tmp_path, "32m")
+            assert await wait_until(
+                pilot, lambda: "available: the store takes writes" in screen_text(app), timeout=30
+            )
+            await everything_lands(pilot, dash, sim, tasks)
+            assert "polling waits" not in screen_text(app)
+            assert app.engine_error is None
+
+
+@pytest.mark.parametrize("seconds", [5, 30])
+async def test_the_dashboard_rides_out_a_locked_store(
+    seconds: int, tmp_path: Path, make_dash: Callable[..., Dash]
+) -> None:
+    """5 s: within SQLite's busy wait, polling goes on (the writes wait in their thread); 30 s:
+    an outage, shown, then over. Keys work throughout."""
+    with Simulator(keys={"kyy": KEY}) as sim:
+        tasks = batch(sim, [0.5, 1.0, 2.0, 4.0, seconds / 2, seconds - 2, seconds + 4])
+        dash = make_dash(tasks, providers=providers(sim), clock=SystemClock(), paused=False)
+        app = dash.app
+        async with app.run_test(size=SIZE) as pilot:
+            assert await wait_until(pilot, lambda: len(sim.requests) > 3, timeout=10)
+            with store_locked(dash.db_path):
+                locked_at = time.monotonic()
+                before = len(sim.requests)
+                await keys_still_work(pilot, dash)
+                if seconds > BUSY_TIMEOUT:
+                    assert await wait_until(
+                        pilot, lambda: "store locked: polling waits" in screen_text(app), timeout=25
+                    ), screen_text(app)
+                    assert "unavailable: the store" in screen_text(app)  # the log line
+                    assert "locked" in screen_text(app)
+                    await keys_still_work(pilot, dash)
+                else:
+                    await asyncio.sleep(seconds / 2)
+                    assert len(sim.requests) > before + 3  # polling goes on meanwhile
+                await asyncio.sleep(max(0.0, seconds - (time.monotonic() - locked_at)))
+            await everything_lands(pilot, dash, sim, tasks)
+            assert "polling waits" not in screen_text(app)
+            assert app.engine_error is None
