@@ -196,9 +196,6 @@ class StoreWriter:
                 self._queue.popleft()
                 self._fail_one(future, exc)
                 continue
-                if not await self._wait_out(reason, exc):
-                    return
-                continue
             self._queue.popleft()
             if future is not None and not future.done():
                 future.set_result(result)
