@@ -121,7 +121,7 @@ class KeysTruth:
     NARROW_BELOW = 80  # columns: the detail pane, when open, takes the whole width
 
     _footer_state: tuple[bool, str | None] | None = None
-    _enlarged: dict[str, bool] | None = None  # what `z` hid (id -> was shown), to show it again
+    _enlarged: dict[str, object] | None = None  # what `z` hid: id -> its own display rule
 
     @property
     def _app(self) -> SeedanceApp:
@@ -166,8 +166,15 @@ class KeysTruth:
         footer still below it; again (or esc) puts everything back."""
         screen: DashboardScreen = self  # type: ignore[assignment]
         if self._enlarged:
-            for ident, shown in self._enlarged.items():
-                screen.query_one(f"#{ident}").display = shown
+            for ident, rule in self._enlarged.items():
+                # back to the widget's own rule: none (the stylesheet decides, e.g. the narrow
+                # layout) or what the code had set
+                widget = screen.query_one(f"#{ident}")
+                if rule is None:
+                    widget.styles.inline.clear_rule("display")
+                    widget.refresh(layout=True)
+                else:
+                    widget.styles.inline.set_rule("display", rule)
             for panel in screen.query(f".{ENLARGED}"):
                 panel.remove_class(ENLARGED)
             self._enlarged = None
@@ -175,14 +182,13 @@ class KeysTruth:
         panel = _panel_of(screen, screen.focused)
         if panel is screen.detail and screen.detail.task_key is None:
             screen.open_detail(screen.table.cursor_key)
-        hidden: dict[str, bool] = {}
+        hidden: dict[str, object] = {}
         others = {"left": ("summary", "detail", "log"), "detail": ("summary", "left", "log")}
         for other in others.get(panel.id or "", ("summary", "main")):
             widget = screen.query_one(f"#{other}")
-            hidden[other] = widget.display
+            hidden[other] = widget.styles.inline.get_rule("display")
             widget.display = False
         self._enlarged = hidden
-        panel.display = True
         panel.add_class(ENLARGED)
 
 

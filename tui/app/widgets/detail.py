@@ -286,8 +286,9 @@ def failure_content(failure: Failure | None, width: int | None = None) -> Conten
     return Content("\n").join(parts)
 
 
-def history_content(events: Sequence[Event]) -> Content:
-    """The task's own events, oldest first, one line each with its local time."""
+def history_content(events: Sequence[Event], width: int | None = None) -> Content:
+    """The task's own events, oldest first, one line each with its local time (a long one
+    wraps under its own text, not under the time)."""
     if not events:
         return Content.styled("no events recorded yet", "$foreground-muted")
     lines: list[Content] = []
@@ -300,9 +301,8 @@ def history_content(events: Sequence[Event]) -> Content:
             style = STATE_STYLE.get(State(target), "") if target in State._value2member_map_ else ""
         elif event.kind in ("http_error", "error"):
             style = "$warning"
-        lines.append(
-            Content.assemble((when, _LABEL), "  ", (f"{event.kind:<10}", _LABEL), (detail, style))
-        )
+        head = Content.assemble((when, _LABEL), "  ", (f"{event.kind:<10}", _LABEL))
+        lines.append(hang(head, Content.styled(detail, style), width, head.cell_length))
     return Content("\n").join(lines)
 
 
@@ -502,7 +502,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         failure = failure_content(task.failure, width)
         if failure is not None:
             self.query_one("#detail-failure", Static).update(failure)
-        self.query_one("#detail-history", Static).update(history_content(shown.history))
+        self.query_one("#detail-history", Static).update(history_content(shown.history, width))
         return failure is not None
 
     def _draw_block(self, value: Any, width: int | None) -> None:
