@@ -302,7 +302,14 @@ def history_content(events: Sequence[Event], width: int | None = None) -> Conten
         elif event.kind in ("http_error", "error"):
             style = "$warning"
         head = Content.assemble((when, _LABEL), "  ", (f"{event.kind:<10}", _LABEL))
-        lines.append(hang(head, Content.styled(detail, style), width, head.cell_length))
+        text = Content.styled(detail, style)
+        long = width is not None and head.cell_length + text.cell_length > width
+        if long and width is not None and width - head.cell_length < 20:
+            # a narrow pane: what happened goes on its own lines, under the time
+            pieces = [Content("  ") + piece for piece in text.wrap(width - 2)]
+            lines.append(Content("\n").join([head.rstrip(), *pieces]))
+            continue
+        lines.append(hang(head, text, width, head.cell_length))
     return Content("\n").join(lines)
 
 
