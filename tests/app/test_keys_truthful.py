@@ -433,3 +433,34 @@ async def test_the_copy_notification_in_tmux_says_so(make_dash, monkeypatch) -> 
         await pilot.press("c")
         await settle(pilot)
         assert "set -g set-clipboard on" in notifications(app)[-1]
+
+
+def test_the_detail_panes_keys_can_be_remapped() -> None:
+    from tui.app.app import binding_owners
+    from tui.app.keymap import keymap_from_config
+
+    keymap, warnings = keymap_from_config({"detail.down": "ctrl+n"}, owners=binding_owners())
+    assert warnings == [] and keymap == {"detail.down": "ctrl+n"}
+
+
+def test_the_readme_keys_table_names_only_real_binding_ids() -> None:
+    import re
+
+    from tui.app.app import SeedanceApp, binding_owners
+    from tui.app.keymap import binding_ids
+
+    known = binding_ids((SeedanceApp, *binding_owners()))
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("### Keys", 1)[1].split("\n\n", 2)[1]
+    named = set()
+    for row in table.splitlines()[2:]:
+        named |= set(re.findall(r"`([a-z_.*]+)`", row.rsplit("|", 2)[1]))
+    assert len(named) > 30
+    for binding_id in named:
+        if binding_id.endswith(".*"):
+            assert any(k.startswith(binding_id[:-1]) for k in known), binding_id
+        else:
+            assert binding_id in known, binding_id
+    # and every dashboard key is in the table
+    for binding_id in ("enlarge", "poll_now", "pause", "add", "remove", "detail.down"):
+        assert binding_id in named
