@@ -172,6 +172,7 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
             return
         body.display = not small
         message.display = small
+        self.set_class(width < dashboard_keys.NARROW_BELOW, "-narrow")  # the detail takes it all
         if small:
             message.update(
                 Content.assemble(

@@ -4,7 +4,9 @@ The footer lists only keys that work: in viewer mode the keys that would change 
 (add, poll now, pause, stop tracking) are hidden (`check_action`), and pressed anyway they say
 why instead of doing nothing; while paused the pause key reads "Resume". `r` on a task whose
 provider is stopped (refused its key, has none, is not configured, is down) says why and what to
-fix. `z` enlarges the focused panel to the whole body, the footer still below it.
+fix. `z` enlarges the focused panel to the whole body, the footer still below it. Under
+`NARROW_BELOW` columns an open detail pane takes the whole width (the screen's `check_size` sets
+the class the stylesheet reads).
 
 Kept apart from `dashboard.py` (a mixin, `KeysTruth`) so the screen stays one readable file.
 """
@@ -20,7 +22,7 @@ from tui.app import keymap as keys
 from tui.core.clean import clean_line
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
+    from textual.notifications import SeverityLevel
     from textual.widget import Widget
 
     from tui.app.app import SeedanceApp
@@ -37,6 +39,7 @@ READ_ONLY_ACTIONS: dict[str, str] = {
 }
 STOPPED = ("auth failed", "down")
 ENLARGED = "-enlarged"
+NARROW_BELOW = 80  # columns
 
 
 def action_allowed(app: SeedanceApp, action: str) -> bool:
@@ -87,7 +90,7 @@ def with_live_words(
     return bindings
 
 
-def poll_answer(engine: Engine, key: Key, said: str) -> tuple[str, str]:
+def poll_answer(engine: Engine, key: Key, said: str) -> tuple[str, SeverityLevel]:
     """The notification for `r` and its severity: when the task's provider is stopped, why
     and what to fix, not a cheerful "polling now"."""
     provider, task_id = key
@@ -115,10 +118,8 @@ def provider_state(engine: Engine | None, provider: str) -> tuple[str, str | Non
 
 class KeysTruth:
     """Mixed into the dashboard screen (before `Screen`): what its keys may do now, what its
-    footer says, the enlarge key and the narrow layout. Textual calls the `on_*` handlers of
+    footer says and the enlarge key. Textual calls the `on_*` handlers of
     every class in the MRO, so these run beside the screen's own."""
-
-    NARROW_BELOW = 80  # columns: the detail pane, when open, takes the whole width
 
     _footer_state: tuple[bool, str | None] | None = None
     _enlarged: dict[str, object] | None = None  # what `z` hid: id -> its own display rule
@@ -137,10 +138,6 @@ class KeysTruth:
 
     def on_mount(self) -> None:
         self.set_interval(self._app.timings.apply, self.sync_footer)  # type: ignore[attr-defined]
-
-    def on_resize(self, event: events.Resize) -> None:
-        screen: Screen[None] = self  # type: ignore[assignment]
-        screen.set_class(event.size.width < self.NARROW_BELOW, "-narrow")
 
     def sync_footer(self) -> None:
         """Redraw the footer when what it shows changed (viewer mode, paused), not more."""
@@ -186,7 +183,7 @@ class KeysTruth:
         others = {"left": ("summary", "detail", "log"), "detail": ("summary", "left", "log")}
         for other in others.get(panel.id or "", ("summary", "main")):
             widget = screen.query_one(f"#{other}")
-            hidden[other] = widget.styles.inline.get_rule("display")
+            hidden[other] = widget.styles.inline.get_rule("display", None)
             widget.display = False
         self._enlarged = hidden
         panel.add_class(ENLARGED)
