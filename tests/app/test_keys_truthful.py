@@ -40,6 +40,12 @@ def footer_text(app) -> str:
     return screen_text(app).rstrip("\n").splitlines()[-1]
 
 
+async def footer_now(pilot, app) -> str:
+    """The footer once drawn: a footer whose keys changed is composed again, blank meanwhile."""
+    assert await wait_until(pilot, lambda: bool(footer_text(app).strip()), timeout=5)
+    return footer_text(app)
+
+
 def flat(text: str) -> str:
     """The pane's words with the wrapping undone: one space between words."""
     return " ".join(text.split())
@@ -136,7 +142,7 @@ async def test_the_viewer_footer_hides_what_would_change_the_store(make_dash, ho
     app = dash.app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        footer = footer_text(app)
+        footer = await footer_now(pilot, app)
         for hidden in ("Add", "Poll now", "Pause", "Resume"):
             assert hidden not in footer, footer
         assert "Quit" in footer and "Filter" in footer and "Export" in footer
@@ -150,14 +156,15 @@ async def test_while_paused_the_footer_reads_resume(make_dash) -> None:
     app = dash.app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert "p Pause" in footer_text(app)
+        assert "p Pause" in await footer_now(pilot, app)
         await pilot.press("p")
         await settle(pilot)
         assert app.engine.paused
-        assert "p Resume" in footer_text(app) and "Pause" not in footer_text(app)
+        footer = await footer_now(pilot, app)
+        assert "p Resume" in footer and "Pause" not in footer
         await pilot.press("p")
         await settle(pilot)
-        assert "p Pause" in footer_text(app)
+        assert "p Pause" in await footer_now(pilot, app)
 
 
 async def test_started_paused_the_footer_reads_resume_from_the_start(make_dash) -> None:
@@ -177,7 +184,7 @@ async def test_the_confirm_dialog_shows_its_keys(make_dash) -> None:
         assert isinstance(app.screen, ConfirmScreen)
         text = screen_text(app)
         assert "y yes · n or esc no" in text
-        footer = footer_text(app)
+        footer = await footer_now(pilot, app)
         assert "y Yes" in footer and "n No" in footer
         assert "Quit" not in footer and "Poll now" not in footer  # the dashboard's, not here
         await pilot.press("n")
@@ -192,7 +199,7 @@ async def test_the_add_dialog_footer_shows_only_its_own_keys(make_dash) -> None:
         await settle(pilot)
         await pilot.press("a")
         await settle(pilot)
-        footer = footer_text(app)
+        footer = await footer_now(pilot, app)
         assert "^a Select all" in footer and "^s Add" in footer and "esc Cancel" in footer
         assert "Quit" not in footer and "Export" not in footer
 
@@ -235,7 +242,7 @@ async def test_z_enlarges_the_focused_panel_and_back(make_dash, size) -> None:
         assert lines[0].startswith("┌─ asyntask_bad1")  # the pane from the top: no summary
         assert "failure" in lines[1]
         assert not any("9 of 9 tasks" in line or "─log" in line for line in lines)
-        assert "Quit" in lines[-1]  # the footer stays
+        assert "Quit" in await footer_now(pilot, app)  # the footer stays
         assert app.detail.outer_size.width == size[0]
         await pilot.press("z")
         await settle(pilot)

@@ -173,6 +173,7 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
         body.display = not small
         message.display = small
         self.set_class(width < dashboard_keys.NARROW_BELOW, "-narrow")  # the detail takes it all
+        self.sync_footer()  # called once polling started (paused or not), and on resizes
         if small:
             message.update(
                 Content.assemble(
