@@ -149,6 +149,11 @@ async def test_the_viewer_footer_hides_what_would_change_the_store(make_dash, ho
         await pilot.press("r")  # pressed anyway: it says why
         await settle(pilot)
         assert "polling is up to that process" in notifications(app)[-1]
+        said = len(notifications(app))
+        await pilot.press("slash", "a", "r")  # typed into the filter: text, not refused keys
+        await settle(pilot)
+        assert app.screen.query_one("#filter").value == "ar"
+        assert len(notifications(app)) == said
 
 
 async def test_while_paused_the_footer_reads_resume(make_dash) -> None:
@@ -294,6 +299,21 @@ def test_json_keeps_its_indentation_when_a_long_string_wraps() -> None:
     assert all(len(line) <= 40 for line in lines)
     unwrapped, _ = body_content(raw)
     assert len(unwrapped.plain.splitlines()) < len(lines)
+
+
+def test_provider_rows_say_down_and_held_and_nothing_when_ok() -> None:
+    from tui.app.widgets.detail import provider_rows
+
+    held = (
+        "kyy: HTTP 429 rate limited (Retry-After 60 s); holding all its requests (holding for 42 s)"
+    )
+    text = " ".join(row.plain for row in provider_rows(("backing off", held), None, 0.0))
+    assert text.startswith("provider state backing off: kyy: HTTP 429") and "42 s" in text
+    down = "kyy is down after 5 failed requests in a row: next try in 30 s"
+    text = " ".join(row.plain for row in provider_rows(("down", down), None, 0.0))
+    assert "down: kyy is down" in text and "next try in 30 s" in text
+    assert provider_rows(("ok", None), None, 0.0) == []
+    assert provider_rows(("idle", None), None, 0.0) == []
 
 
 def test_hang_leaves_short_values_alone() -> None:
