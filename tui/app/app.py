@@ -497,6 +497,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
     from tui.app.screens.confirm import ConfirmScreen
     from tui.app.screens.export import ExportScreen
     from tui.app.screens.help import HelpScreen
+    from tui.app.widgets.detail import DetailPane
     from tui.app.widgets.log_panel import LogFilter, LogPanel
     from tui.app.widgets.task_table import TaskTable
 
@@ -509,4 +510,5 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
         AddTasksScreen,
         ExportScreen,
         HelpScreen,
+        DetailPane,
     )

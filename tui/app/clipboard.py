@@ -2,9 +2,9 @@
 
 OSC 52 asks the terminal to set the clipboard. Many terminals accept it (also over SSH), but
 some ignore it silently (macOS Terminal, the Linux console, GNU screen without passthrough, tmux
-with `set-clipboard off`), and the app cannot tell. So every copy also writes the text to one
-file (mode 0600, replaced each time) and the notification names it: the user is never left
-wondering where the text went.
+without `set -g set-clipboard on`: inside tmux the notification says so), and the app cannot
+tell. So every copy also writes the text to one file (mode 0600, replaced each time) and the
+notification names it: the user is never left wondering where the text went.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
 CLIPBOARD_FILE = "clipboard.txt"
+TMUX_HINT = "set -g set-clipboard on"  # tmux drops OSC 52 without it (its default is external)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ def copy_message(what: str, result: CopyResult, env: Mapping[str, str] = os.envi
         where = f"{what} is in {result.path}" if doubt else f"also in {result.path}"
     if doubt:
         return f"Your terminal may not take OSC 52 ({doubt}): {where}"
-    return f"Copied {what} (OSC 52); {where}"
+    message = f"Copied {what} (OSC 52); {where}"
+    if env.get("TMUX"):
+        message += f". In tmux, OSC 52 needs {TMUX_HINT} in ~/.tmux.conf"
+    return message
 
 
 def copy_text(

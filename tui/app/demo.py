@@ -201,6 +201,22 @@ def _store_image(db_path: Path) -> bytes:
         return conn.serialize()
 
 
+def demo_session(
+    tasks: int = DEFAULT_TASKS,
+    *,
+    config: Config | None = None,
+    seed: int = DEFAULT_SEED,
+    speed: float = DEFAULT_SPEED,
+    clock: Clock | None = None,
+    **options: Any,
+) -> DemoSession:
+    """The session `seedance-tui demo` opens. Of the user's `config` only its [ui] part (theme,
+    keys) is used, and nothing is written back: a theme picked in the demo stays in the demo
+    (no `theme_save_path`), the user's config file is never touched."""
+    ui = config.ui if config is not None else UIConfig()
+    return DemoSession(tasks=tasks, seed=seed, speed=speed, clock=clock, ui=ui, **options)
+
+
 def run_demo(
     tasks: int = DEFAULT_TASKS,
     *,
@@ -209,18 +225,8 @@ def run_demo(
     speed: float = DEFAULT_SPEED,
     clock: Clock | None = None,
 ) -> int:
-    """Open the dashboard on a fresh simulated batch of `tasks`; returns the exit code.
-
-    `config` is the user's own: only its [ui] part (theme, keys) is used, and a theme picked in
-    the demo is remembered in that file like in the real dashboard.
-    """
-    from tui.core.config import resolve_config_path
-
-    ui = config.ui if config is not None else UIConfig()
-    save = (config.path if config is not None else None) or resolve_config_path(None)
-    with DemoSession(
-        tasks=tasks, seed=seed, speed=speed, clock=clock, ui=ui, theme_save_path=save
-    ) as session:
+    """Open the dashboard on a fresh simulated batch of `tasks`; returns the exit code."""
+    with demo_session(tasks, config=config, seed=seed, speed=speed, clock=clock) as session:
         app = session.build()
         app.run()
         return app.return_code or 0

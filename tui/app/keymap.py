@@ -83,6 +83,7 @@ KEYS: tuple[KeySpec, ...] = (
         "dashboard", "log_level", "L", "cycle_log_level", "Log level", show=False, group="Views"
     ),
     KeySpec("dashboard", "focus_next", "w", "focus_panel", "Next panel", show=False, group="Views"),
+    KeySpec("dashboard", "enlarge", "z", "enlarge", "Enlarge panel", show=False, group="Views"),
     KeySpec(
         "dashboard",
         "state_next",

@@ -201,19 +201,30 @@ class Engine:
         self._check_store()
 
     async def poll_now(self, provider: str, task_id: str) -> str:
-        """Ask for this task at the earliest moment etiquette allows; says when that is."""
+        """Ask for this task at the earliest moment etiquette allows; says when that is, or
+        why it is not polled at all (its provider refused its key, has no key, is not in the
+        config: then `health()` names the provider too)."""
         key = (provider, task_id)
         task = self._tasks.get(key) or self.store.get(provider, task_id, with_raw=False)
-        config = self._provider_config(provider)
-        if task is None or config is None:
+        if task is None:
             return "not tracked here"
         if task.terminal:
             return f"{task.state}: a finished task is not polled again"
+        client = self._client(provider)  # None (and explained once) when it cannot be polled
+        if client is None or client.health is ProviderHealth.AUTH_FAILED:
+            why = self._refused.get(provider) or (client and client.health_reason)
+            return f"not polled: {why or provider + ' cannot be polled'}"
+        config = client.config
         self._tasks[key] = task
         earliest = _epoch(task.last_polled_at) + config.min_interval
         due = max(self.clock.now(), earliest)
         self._schedule(task, due)
         wait = due - self.clock.now()
+        if client.health is ProviderHealth.DOWN:
+            return f"queued, but {client.health_reason}"
+        hold = client.blocked_until
+        if hold is not None and hold - self.clock.now() > max(wait, 0):
+            return f"polling in {hold - self.clock.now():.0f} s ({provider} asked to wait)"
         return "polling now" if wait <= 0 else f"polling in {wait:.0f} s (min_interval)"
 
     async def add(self, provider: str, ids: Sequence[str], batch: str | None = None) -> AddResult:

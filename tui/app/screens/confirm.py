@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -22,6 +22,7 @@ class ConfirmScreen(ModalScreen[bool]):
         border: thick $error 60%; background: $surface;
     }
     ConfirmScreen #question { margin-bottom: 1; }
+    ConfirmScreen #keys { color: $foreground-muted; width: 1fr; }
     ConfirmScreen Horizontal { height: auto; align-horizontal: right; }
     ConfirmScreen Button { margin-left: 2; }
     """
@@ -41,8 +42,11 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Static(self.question, id="question")
             with Horizontal():
+                # its keys, in the body too: the footer is easy to miss under a dialog
+                yield Static(Content("y yes · n or esc no"), id="keys")
                 yield Button(Content(self.no_label), id="no")
                 yield Button(Content(self.yes_label), id="yes", variant="error")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -28,6 +28,7 @@ from tui.app import keymap as keys
 from tui.app.clipboard import copy_text
 from tui.app.export_job import ExportJob, json_for_copy, write_export
 from tui.app.feeds import FeedBatch
+from tui.app.screens import dashboard_keys
 from tui.app.widgets.batches import BatchesView, batch_filter_words
 from tui.app.widgets.detail import DetailPane
 from tui.app.widgets.failures import FailuresView
@@ -41,7 +42,7 @@ from tui.core.model import Event, Key
 if TYPE_CHECKING:
     from tui.app.app import SeedanceApp
 
-MIN_WIDTH, MIN_HEIGHT = 80, 24
+MIN_WIDTH, MIN_HEIGHT = 60, 24  # below 80 columns the detail pane takes the table's place
 
 
 def _on_screen(binding: BindingType) -> BindingType:
@@ -53,7 +54,7 @@ def _on_screen(binding: BindingType) -> BindingType:
     return binding
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
     """The one main screen; its bindings (remappable, see `tui.app.keymap`) drive the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [_on_screen(b) for b in keys.bindings("dashboard")]
@@ -173,6 +174,8 @@ class DashboardScreen(Screen[None]):
             return
         body.display = not small
         message.display = small
+        self.set_class(width < dashboard_keys.NARROW_BELOW, "-narrow")  # the detail takes it all
+        self.sync_footer()  # called once polling started (paused or not), and on resizes
         if small:
             message.update(
                 Content.assemble(
@@ -197,7 +200,11 @@ class DashboardScreen(Screen[None]):
         engine = app.engine
         next_poll = engine.next_poll_at(*key) if engine is not None else None
         progress = app.state.progress.get(key)
-        self.detail.show(task, history, app.clock.now(), next_poll=next_poll, progress=progress)
+        state = dashboard_keys.provider_state(engine, key[0])
+        self.detail.show(
+            task, history, app.clock.now(), next_poll=next_poll, progress=progress,
+            provider_state=state,
+        )  # fmt: skip
 
     def _schedule_detail(self) -> None:
         """Cursor moves come in bursts (holding a key down): load the detail once they settle."""
@@ -298,7 +305,9 @@ class DashboardScreen(Screen[None]):
         filter_input = self.query_one("#filter", Input)
         switcher = self.query_one(ContentSwitcher)
         spec = self.table.view_spec
-        if filter_input.display:
+        if self.enlarged:
+            self.action_enlarge()
+        elif filter_input.display:
             filter_input.value = ""
             filter_input.display = False
             self.table.set_view(text="")
@@ -404,12 +413,16 @@ class DashboardScreen(Screen[None]):
             app.warn(f"could not poll {key[1]}: {exc}")
             return
         app.apply_pending()  # the user asked: show the answer now, not at the next tick
-        app.notify(f"{key[1]}: {said}", title="Poll", markup=False)
+        message, severity = dashboard_keys.poll_answer(engine, key, said)
+        app.notify(message, title="Poll", severity=severity, markup=False)
+        if self.detail.display and self.detail.task_key == key:
+            self.load_detail(key)  # the provider's state, as the engine knows it now
 
     def action_toggle_pause(self) -> None:
         if self._refuse_read_only("pausing"):
             return
         self.seedance.toggle_pause()
+        self.sync_footer()  # "p Resume" (dashboard_keys.KeysTruth)
 
     def action_remove_task(self) -> None:
         from tui.app.screens.confirm import ConfirmScreen

@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui.app.format import STATE_GLYPHS
 from tui.app.keymap import KEYS
@@ -116,7 +116,10 @@ def help_content(
     )
     if config_hint:
         lines.append(Content(f"  config: {config_hint}"))
-    lines.append(Content("  Themes: ctrl+p, then Theme; your choice is remembered."))
+    if config_hint:
+        lines.append(Content("  Themes: ctrl+p, then Theme; your choice is remembered."))
+    else:  # the demo: a theme picked there stays there
+        lines.append(Content("  Themes: ctrl+p, then Theme (not remembered: no config file here)."))
     if themes_hint:
         lines.append(Content(f"  Your own themes (*.toml): {themes_hint}"))
     return Content("\n").join(lines)
@@ -157,6 +160,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = f"{APP_NAME} help (esc closes)"
             yield Static(content, id="help-text")
+        yield Footer()
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

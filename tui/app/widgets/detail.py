@@ -1,10 +1,15 @@
 """The detail pane: everything known about the selected task, to understand a failure fast.
 
-Top to bottom: the normalized fields, the failure (code and message, plus a plain-words hint for
-the codes providers commonly send), the state history with times (`store.history`), the
-provider's own block (`upstream (data.data)` for the newapi relay: super_resolution and usage
-tokens at a glance), and the whole upstream body, syntax highlighted with
-`textual.highlight.highlight` (Pygments; TextArea's tree-sitter JSON crashed here).
+Top to bottom: the failure first when there is one (code and message, plus a plain-words hint
+for the codes providers commonly send), the normalized fields (with the provider's state when it
+is not polled normally, and the task's last HTTP error), the state history with times
+(`store.history`), the provider's own block (`upstream (data.data)` for the newapi relay:
+super_resolution and usage tokens at a glance), and the whole upstream body, syntax highlighted
+with `textual.highlight.highlight` (Pygments; TextArea's tree-sitter JSON crashed here).
+
+Reading at 80x24: labels keep their column when a value wraps (a hanging indent), and a JSON line
+that wraps continues under its own indentation; both are wrapped here, at the pane's width, and
+again when the pane is resized.
 
 Safety: every string is cleaned (`clean_text` / `clean_line`) and drawn as `Content` built from
 plain strings, never markup, so `[/]`, `[@click=app.quit]` or an OSC 52 sequence from a provider
@@ -16,9 +21,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
@@ -52,6 +59,8 @@ STATE_STYLE: dict[State, str] = {
 }
 _LABEL = "$foreground-muted"  # not $text-muted: in Content, Textual 8.2 draws that as plain white
 _HEADING = "bold $accent"
+LABEL_WIDTH = 15  # the value column: labels are at most 14 characters
+HEALTH_STYLE = {"auth failed": "bold $error", "down": "bold $error", "backing off": "$warning"}
 
 # Plain words for failure codes providers send often (Ark / ModelArk codes, seen through relays).
 _HINTS: tuple[tuple[str, str], ...] = (
@@ -108,16 +117,81 @@ def _when(moment: datetime | None, now: float) -> str:
     return f"{local} ({rel} ago)" if delta > 0 else f"{local} (in {rel})"
 
 
-def _row(label: str, value: str, style: str = "") -> Content:
-    return Content.assemble((f"{label:<15}", _LABEL), (value, style))
+def hang(head: Content, value: Content, width: int | None, indent: int) -> Content:
+    """`head` then `value`, the value's wrapped lines starting `indent` cells in (under itself,
+    not under the head): a label keeps its column, a JSON string its indentation."""
+    if width is None or head.cell_length + value.cell_length <= width or width - indent < 12:
+        return head + value
+    pieces = value.wrap(width - indent)
+    if not pieces:
+        return head
+    lines = [head + pieces[0], *(Content(" " * indent) + piece for piece in pieces[1:])]
+    return Content("\n").join(lines)
+
+
+def _row(label: str, value: str, style: str = "", width: int | None = None) -> Content:
+    head = Content.styled(f"{label:<{LABEL_WIDTH}}", _LABEL)
+    return hang(head, Content.styled(value, style), width, LABEL_WIDTH)
+
+
+def wrap_indented(content: Content, width: int | None) -> Content:
+    """Each line wrapped at `width`, continuing two cells deeper than its own indentation."""
+    if width is None:
+        return content
+    lines = []
+    for line in content.split("\n", allow_blank=True):
+        if line.cell_length <= width:
+            lines.append(line)
+            continue
+        lead = len(line.plain) - len(line.plain.lstrip(" "))
+        indent = min(lead + 2, max(0, width - 12))
+        lines.append(hang(line[:lead], line[lead:], width, indent))
+    return Content("\n").join(lines)
+
+
+def last_http_error(history: Sequence[Event]) -> Event | None:
+    """The task's most recent `http_error` event (history is oldest first), or None."""
+    return next((event for event in reversed(history) if event.kind == "http_error"), None)
+
+
+def provider_rows(
+    provider_state: tuple[str, str | None] | None,
+    http_error: Event | None,
+    now: float,
+    width: int | None = None,
+) -> list[Content]:
+    """Why the task may not move: its provider's state when not ok (a refused key, down, a
+    Retry-After hold) and the last HTTP error of this task."""
+    rows = []
+    if provider_state is not None and provider_state[0] not in ("ok", "idle"):
+        health, reason = provider_state
+        text = f"{health}: {clean_line(reason) or 'no reason given'}"
+        if health == "auth failed":
+            text += ". Fix the key, then restart: this run does not ask that provider again"
+        rows.append(_row("provider state", text, HEALTH_STYLE.get(health, ""), width))
+    if http_error is not None:
+        when = _when(http_error.ts, now)
+        detail = clean_line(event_detail(http_error)) or "error"
+        rows.append(_row("HTTP error", f"{detail}  ({when})", "$warning", width))
+    return rows
 
 
 def fields_content(
-    task: Task, now: float, *, next_poll: float | None = None, progress: Any = None
+    task: Task,
+    now: float,
+    *,
+    next_poll: float | None = None,
+    progress: Any = None,
+    width: int | None = None,
+    trouble: Sequence[Content] = (),
 ) -> Content:
-    """The normalized fields, one `label  value` line each, empty values left out."""
+    """The normalized fields, one `label  value` line each, empty values left out; `trouble`
+    (`provider_rows`) right under the provider."""
     rows: list[Content] = []
-    add = rows.append
+
+    def add(row: Content) -> None:
+        rows.append(row)
+
     state = state_cell(task.state)
     upstream = clean_line(task.upstream_status)
     add(
@@ -125,10 +199,12 @@ def fields_content(
             "state",
             state + (f"  (upstream: {upstream})" if upstream else ""),
             STATE_STYLE.get(task.state, ""),
+            width,
         )
     )
-    add(_row("id", clean_line(task.id) or ""))
-    add(_row("provider", clean_line(task.provider) or ""))
+    add(_row("id", clean_line(task.id) or "", "", width))
+    add(_row("provider", clean_line(task.provider) or "", "", width))
+    rows.extend(trouble)
     pairs: list[tuple[str, str, str]] = [
         ("batch", clean_line(task.batch) or "", ""),
         ("model", clean_line(task.model) or "", ""),
@@ -192,26 +268,27 @@ def fields_content(
         pairs.append(("download error", clean_line(download.error) or "", "$error"))
     for label, value, style in pairs:
         if value:
-            add(_row(label, value, style))
+            add(_row(label, value, style, width))
     return Content("\n").join(rows)
 
 
-def failure_content(failure: Failure | None) -> Content | None:
+def failure_content(failure: Failure | None, width: int | None = None) -> Content | None:
     """The failure as code + message in plain words, or None when there is none."""
     if failure is None:
         return None
     code = clean_line(failure.code)
     message = clean_text(failure.message)
-    parts: list[Content] = [_row("code", code or "(none given)", "bold $error")]
-    parts.append(_row("message", message or "(none given)", "$error"))
+    parts: list[Content] = [_row("code", code or "(none given)", "bold $error", width)]
+    parts.append(_row("message", message or "(none given)", "$error", width))
     hint = failure_hint(failure)
     if hint:
-        parts.append(_row("in plain words", hint, "italic"))
+        parts.append(_row("in plain words", hint, "italic", width))
     return Content("\n").join(parts)
 
 
-def history_content(events: Sequence[Event]) -> Content:
-    """The task's own events, oldest first, one line each with its local time."""
+def history_content(events: Sequence[Event], width: int | None = None) -> Content:
+    """The task's own events, oldest first, one line each with its local time (a long one
+    wraps under its own text, not under the time)."""
     if not events:
         return Content.styled("no events recorded yet", "$foreground-muted")
     lines: list[Content] = []
@@ -224,9 +301,15 @@ def history_content(events: Sequence[Event]) -> Content:
             style = STATE_STYLE.get(State(target), "") if target in State._value2member_map_ else ""
         elif event.kind in ("http_error", "error"):
             style = "$warning"
-        lines.append(
-            Content.assemble((when, _LABEL), "  ", (f"{event.kind:<10}", _LABEL), (detail, style))
-        )
+        head = Content.assemble((when, _LABEL), "  ", (f"{event.kind:<10}", _LABEL))
+        text = Content.styled(detail, style)
+        long = width is not None and head.cell_length + text.cell_length > width
+        if long and width is not None and width - head.cell_length < 20:
+            # a narrow pane: what happened goes on its own lines, under the time
+            pieces = [Content("  ") + piece for piece in text.wrap(width - 2)]
+            lines.append(Content("\n").join([head.rstrip(), *pieces]))
+            continue
+        lines.append(hang(head, text, width, head.cell_length))
     return Content("\n").join(lines)
 
 
@@ -257,8 +340,9 @@ def body_text(raw: Any) -> str:
     return clean_text(text) or ""
 
 
-def body_content(raw: Any) -> tuple[Content, str | None]:
-    """Highlighted body, cut to MAX_BODY_CHARS / MAX_BODY_LINES; the note says what was cut."""
+def body_content(raw: Any, width: int | None = None) -> tuple[Content, str | None]:
+    """Highlighted body, cut to MAX_BODY_CHARS / MAX_BODY_LINES, its long lines wrapped under
+    their own indentation at `width`; the note says what was cut."""
     text = body_text(raw)
     if not text:
         return Content.styled("(no body stored yet)", "$foreground-muted"), None
@@ -275,15 +359,35 @@ def body_content(raw: Any) -> tuple[Content, str | None]:
         )
         text = cut
     language = "json" if not isinstance(raw, str | bytes) else "text"
-    return highlight(text, language=language), note
+    return wrap_indented(highlight(text, language=language), width), note
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What `show()` was given: drawn again at a new width."""
+
+    task: Task
+    history: tuple[Event, ...]
+    now: float
+    next_poll: float | None
+    progress: Any
+    provider_state: tuple[str, str | None] | None
 
 
 class DetailPane(VerticalScroll, can_focus=True):
     """The selected task, in full. `show()` is cheap; the body is highlighted in a thread."""
 
+    HELP_GROUP: ClassVar[str] = "Detail pane (when focused)"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Scroll down", show=False, id="detail.down"),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="detail.up"),
+        Binding("g", "scroll_home", "Top", show=False, id="detail.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="detail.bottom"),
+    ]
     DEFAULT_CSS = """
     DetailPane { padding: 0 1; }
     DetailPane .heading { color: $accent; text-style: bold; margin-top: 1; }
+    DetailPane #failure-head { margin-top: 0; }
     DetailPane #detail-note { color: $warning; text-style: bold; }
     """
 
@@ -292,14 +396,18 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.task_key: tuple[str, str] | None = None
         self._body_token = 0
         self.body_note: str | None = None
+        self._shown: _Shown | None = None
+        self._wrapped_at: int | None = None
 
     def compose(self):  # type: ignore[override]
+        # The failure comes first: for a failed task it is what the user opened the pane for.
+        yield Static(Content.styled("failure", _HEADING), classes="heading", id="failure-head")
+        yield Static(id="detail-failure")
+        yield Static(Content.styled("task", _HEADING), classes="heading", id="fields-head")
         yield Static(
             Content.styled("Select a task (enter) to see it here.", "$foreground-muted"),
             id="detail-fields",
         )
-        yield Static(Content.styled("failure", _HEADING), classes="heading", id="failure-head")
-        yield Static(id="detail-failure")
         yield Static(Content.styled("history", _HEADING), classes="heading", id="history-head")
         yield Static(id="detail-history")
         yield Static(id="upstream-head", classes="heading")
@@ -313,10 +421,17 @@ class DetailPane(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         self._set_sections(False, False, False)
 
+    def on_show(self) -> None:
+        self.screen.set_class(True, "-detail-open")  # a narrow screen drops the table meanwhile
+
+    def on_hide(self) -> None:
+        self.screen.set_class(False, "-detail-open")
+
     def _set_sections(self, has_task: bool, failure: bool, upstream: bool) -> None:
         for ident, shown in (
             ("failure-head", failure),
             ("detail-failure", failure),
+            ("fields-head", failure),
             ("history-head", has_task),
             ("detail-history", has_task),
             ("upstream-head", upstream),
@@ -327,9 +442,16 @@ class DetailPane(VerticalScroll, can_focus=True):
         ):
             self.query_one(f"#{ident}").display = shown
 
+    @property
+    def text_width(self) -> int | None:
+        """Cells a line may take (None before the pane is laid out: nothing is wrapped then)."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else None
+
     def clear(self) -> None:
         self.task_key = None
         self.body_note = None
+        self._shown = None
         self.query_one("#detail-fields", Static).update(
             Content.styled("No task selected.", "$foreground-muted")
         )
@@ -343,44 +465,86 @@ class DetailPane(VerticalScroll, can_focus=True):
         *,
         next_poll: float | None = None,
         progress: Any = None,
+        provider_state: tuple[str, str | None] | None = None,
     ) -> None:
-        """Show `task` (with `raw`) and its history; the body renders in the background."""
+        """Show `task` (with `raw`) and its history; the body renders in the background.
+        `provider_state` is the engine's (health, reason) for the task's provider."""
         same_task = self.task_key == task.key
         self.task_key = task.key
+        self._shown = _Shown(task, tuple(history), now, next_poll, progress, provider_state)
         self.border_title = Content(clean_line(task.id) or "")  # Content: never markup
-        self.query_one("#detail-fields", Static).update(
-            fields_content(task, now, next_poll=next_poll, progress=progress)
-        )
-        failure = failure_content(task.failure)
-        if failure is not None:
-            self.query_one("#detail-failure", Static).update(failure)
-        self.query_one("#detail-history", Static).update(history_content(history))
+        width = self.text_width
+        self._wrapped_at = width
+        failure = self._draw_text(self._shown, width)
         block = upstream_block(task.raw)
         if block is not None:
             title, value = block
             self.query_one("#upstream-head", Static).update(Content.styled(title, _HEADING))
-            text = body_text(value)
-            if len(text) > MAX_BLOCK_CHARS:
-                text = text[:MAX_BLOCK_CHARS] + "\n… (cut: the whole body is below)"
-            self.query_one("#detail-upstream", Static).update(highlight(text, language="json"))
+            self._draw_block(value, width)
         if not same_task:
             self.body_note = None
             self.query_one("#detail-body", Static).update(
                 Content.styled("(rendering…)", "$foreground-muted")
             )
             self.scroll_home(animate=False)
-        self._set_sections(True, failure is not None, block is not None)
+        self._set_sections(True, failure, block is not None)
+        self._render_body_later(task.raw, width)
+
+    def _draw_text(self, shown: _Shown, width: int | None) -> bool:
+        """The failure, fields and history at `width`; True when there is a failure."""
+        task = shown.task
+        trouble = provider_rows(
+            shown.provider_state, last_http_error(shown.history), shown.now, width
+        )
+        self.query_one("#detail-fields", Static).update(
+            fields_content(
+                task,
+                shown.now,
+                next_poll=shown.next_poll,
+                progress=shown.progress,
+                width=width,
+                trouble=trouble,
+            )
+        )
+        failure = failure_content(task.failure, width)
+        if failure is not None:
+            self.query_one("#detail-failure", Static).update(failure)
+        self.query_one("#detail-history", Static).update(history_content(shown.history, width))
+        return failure is not None
+
+    def _draw_block(self, value: Any, width: int | None) -> None:
+        text = body_text(value)
+        if len(text) > MAX_BLOCK_CHARS:
+            text = text[:MAX_BLOCK_CHARS] + "\n… (cut: the whole body is below)"
+        self.query_one("#detail-upstream", Static).update(
+            wrap_indented(highlight(text, language="json"), width)
+        )
+
+    def on_resize(self) -> None:
+        """A new width wraps the text again (labels and JSON keep their columns)."""
+        shown = self._shown
+        width = self.text_width
+        if shown is None or width == self._wrapped_at or not self.display:
+            return
+        self._wrapped_at = width
+        self._draw_text(shown, width)
+        block = upstream_block(shown.task.raw)
+        if block is not None:
+            self._draw_block(block[1], width)
+        self._render_body_later(shown.task.raw, width)
+
+    def _render_body_later(self, raw: Any, width: int | None) -> None:
         self._body_token += 1
         self.run_worker(
-            lambda token=self._body_token, raw=task.raw: self._render_body(token, raw),
+            lambda token=self._body_token: self._render_body(token, raw, width),
             thread=True,
             exclusive=True,
             group="detail-body",
             exit_on_error=False,
         )
 
-    def _render_body(self, token: int, raw: Any) -> None:
-        content, note = body_content(raw)
+    def _render_body(self, token: int, raw: Any, width: int | None) -> None:
+        content, note = body_content(raw, width)
         if get_current_worker().is_cancelled:
             return
         self.app.call_from_thread(self._body_ready, token, content, note)
