@@ -89,6 +89,14 @@ def wants_immutable(path: Path, header: bytes) -> bool:
         return is_wal
 
 
+# Files this process found to be seedance-tui stores (device, inode). A second open of one (the
+# engine's writer thread, the dashboard's workers) skips the check: its read-only connection
+# (immutable for a WAL file without a `-wal`) would be opened and closed beside the connection
+# already open, and closing a descriptor of the file drops every POSIX lock this process holds
+# on it (see `_HEADER_FDS`).
+_KNOWN_OURS: set[tuple[int, int]] = set()
+
+
 def refuse_if_not_ours(path: Path, header: bytes) -> None:
     """Raise StoreError unless `path` is empty, missing, or a seedance-tui store (any version).
 
@@ -96,6 +104,19 @@ def refuse_if_not_ours(path: Path, header: bytes) -> None:
     """
     if not header:
         return
+    try:
+        stat = os.stat(path)
+    except OSError:
+        stat = None
+    identity = (stat.st_dev, stat.st_ino) if stat is not None else None
+    if identity is not None and identity in _KNOWN_OURS:
+        return
+    _check_ours(path, header)
+    if identity is not None:
+        _KNOWN_OURS.add(identity)
+
+
+def _check_ours(path: Path, header: bytes) -> None:
     if not header.startswith(SQLITE_MAGIC):
         raise StoreError(path, not_a_store(path, "not an SQLite database"))
     try:
