@@ -1,119 +1,263 @@
-"""The failures view: failed tasks grouped by failure code and message, biggest group first.
+"""The failures view: failed tasks grouped by cause (`tui.core.failure_groups`), biggest first.
 
-`InvalidParameter: img_url must be set ...  ×37` is one line, not 37. Enter on a group posts
-`GroupChosen` (the app filters the table to it); the app's export key exports the highlighted
-group. Groups come from `TaskIndex.failure_groups()` (the same label the table's
-`ViewSpec.failure_group` matches). Labels are upstream text: cleaned, and drawn as `Content`
-built from plain strings, never markup.
+30 "internal error. Request id: <hex>" failures are one group, not 30: messages are normalised
+before grouping, and a code groups its messages. Each group is one block: the count and the
+cause, the providers and batches in it, one full example message, and for a kind of failure
+we can explain, what it means in plain words.
+
+The first grouping of a large store runs in a thread (`FailureSync`); until it lands the view
+says so instead of freezing the screen. Keys here act on the highlighted group (the screen's
+`group_*` actions); `enter` posts `GroupChosen` and the screen filters the table to the
+group's tasks. Messages are upstream text: cleaned, and drawn as `Content` from plain strings,
+never markup. The highlighted group is drawn without colours of its own, in the theme's cursor
+colours, so it stays readable in every theme (see tests/app/test_failure_groups_view.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
+from tui.app.failure_sync import FailureSync, build_index
+from tui.app.task_view import TaskIndex
 from tui.core.clean import clean_line
-from tui.core.model import State
+from tui.core.failure_groups import UNKNOWN_FAILURE, FailureGroup, FailureIndex
+from tui.core.model import Key, State
 
 _OTHER_BAD_ENDS = (State.CANCELLED, State.EXPIRED, State.MISSING)
+MAX_SHOWN = 300  # groups drawn; the rest are counted in one line (each group is 3-5 lines)
+_KIND_WORDS = {
+    "transient": "provider-side, may work later",
+    "content-policy": "content check",
+    "invalid-parameter": "bad request",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class FailureGroup:
-    label: str  # exactly `Failure.label`: the key the table filters on
-    count: int
+def group_title(group: FailureGroup) -> str:
+    """The cause as one safe line: `Code: normalised message`."""
+    return clean_line(group.title) or UNKNOWN_FAILURE
 
 
-def sorted_groups(groups: Mapping[str, int]) -> list[FailureGroup]:
-    """Biggest group first; equal counts in label order (stable between refreshes)."""
-    return [
-        FailureGroup(label, count)
-        for label, count in sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+def group_line(group: FailureGroup, width: int = 7) -> str:
+    """`37×  InvalidParameter: img_url must be set ...`: the group's first line, as read."""
+    return f"{group.count:>{width},}×  {group_title(group)}"
+
+
+def _details(group: FailureGroup) -> list[str]:
+    """The lines under the title: where, one full example, plain words."""
+    where = [", ".join(group.providers)]
+    batches = [clean_line(batch) or "" for batch in group.batches]
+    if batches:
+        shown = ", ".join(batches[:5]) + (f" +{len(batches) - 5}" if len(batches) > 5 else "")
+        where.append(("batch " if len(batches) == 1 else "batches ") + shown)
+    if group.kind in _KIND_WORDS:
+        where.append(_KIND_WORDS[group.kind])
+    if group.variants > 1:
+        where.append(f"{group.variants} different messages")
+    lines = [" · ".join(where), "e.g. " + (clean_line(group.example) or UNKNOWN_FAILURE)]
+    if group.plain_words:
+        lines.append("in plain words: " + group.plain_words)
+    return lines
+
+
+def group_block(group: FailureGroup, width: int, *, plain: bool = False) -> Content:
+    """One group as drawn. `plain` (the highlighted group): bold only, no colours of its own,
+    so the theme's cursor colours decide and the text keeps its contrast."""
+    indent = " " * (width + 3)
+    title = group_title(group)
+    code, sep, message = title.partition(": ")
+    head: list[Content | tuple[str, str] | str] = [
+        Content.styled(f"{group.count:>{width},}× ", "bold"),
+        " ",
     ]
-
-
-def group_line(group: FailureGroup, width: int = 7) -> Content:
-    """`    37×  InvalidParameter: img_url must be set ...` (code bold, message plain)."""
-    label = clean_line(group.label) or "unknown failure"
-    code, sep, message = label.partition(": ")
-    head = Content.styled(f"{group.count:>{width},}× ", "bold")
-    if sep and " " not in code:
-        return Content.assemble(head, " ", (code, "bold $error"), sep, message)
-    return Content.assemble(head, " ", (label, "$error"))
+    if group.code and sep:
+        head += [(code, "bold" if plain else "bold $error"), sep, message]
+    else:
+        head.append((title, "" if plain else "$error"))
+    parts: list[Content | tuple[str, str] | str] = [*head]
+    details = _details(group)
+    for number, line in enumerate(details):
+        style = "" if plain else "$text-muted"
+        if line.startswith("in plain words: "):
+            style = "italic" if plain else "italic $text-muted"
+        elif number == 1:
+            style = "" if plain else "$foreground"
+        parts += ["\n", indent, (line, style)]
+    return Content.assemble(*parts)
 
 
 class FailuresView(OptionList):
-    """Failure groups; Enter chooses one."""
+    """Failure groups. Keys act on the highlighted group; `enter` shows it in the table."""
 
     DEFAULT_CSS = """
     FailuresView, FailuresView:focus { height: 1fr; border: none; padding: 0; }
     """
+    HELP_GROUP: ClassVar[str] = "Failures view (f)"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "cursor_down", "Down", show=False, id="failures_view.cursor_down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="failures_view.cursor_up"),
+        Binding("home,g", "first", "First", show=False, id="failures_view.first"),
+        Binding("end,G", "last", "Last", show=False, id="failures_view.last"),
+        Binding("enter", "select", "Show in table", id="failures_view.select"),
+        Binding("r", "screen.group_poll", "Re-poll group", id="failures_view.poll"),
+        Binding("x", "screen.group_remove", "Stop tracking group", id="failures_view.remove"),
+        Binding("c", "screen.group_copy_ids", "Copy ids", id="failures_view.copy_ids"),
+        Binding("e", "screen.export", "Export group", id="failures_view.export"),
+    ]  # fmt: skip
 
     class GroupChosen(Message):
-        def __init__(self, label: str) -> None:
+        def __init__(self, group: FailureGroup) -> None:
             super().__init__()
-            self.label = label
+            self.group = group
+            self.label = group_title(group)
+
+    class Grouped(Message):
+        """The first grouping finished (the screen redraws the view)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.sync: FailureSync | None = None
         self.groups: list[FailureGroup] = []
-        self._signature: tuple[tuple[str, int], ...] | None = None
         self.other_ends: dict[State, int] = {}
         self.title_text = "failures"
+        self._shown: list[FailureGroup] | None = None  # the list last drawn (groups() caches)
         self._width = 1
+        self._plain_at: int | None = None
 
-    def set_groups(self, groups: Mapping[str, int], counts: Mapping[State, int]) -> None:
-        """Show these groups (label -> count), keeping the highlighted group where it is."""
-        ordered = sorted_groups(groups)
-        others = {state: counts.get(state, 0) for state in _OTHER_BAD_ENDS}
-        signature = tuple((g.label, g.count) for g in ordered)
-        if signature == self._signature and others == self.other_ends:
+    # -- data -------------------------------------------------------------------------------------
+
+    def attach(self, index: TaskIndex) -> None:
+        """The tasks to group (once; the screen calls it before the first `show`)."""
+        if self.sync is None or self.sync.index is not index:
+            self.sync = FailureSync(index)
+
+    def note_changes(self, keys: set[Key]) -> None:
+        """Tasks that changed since the last call (cheap: only failed ones are normalised)."""
+        if self.sync is not None:
+            self.sync.changed(keys)
+
+    def show(self, counts: Mapping[State, int]) -> None:
+        """Draw the groups as they are now; start the first grouping in a thread if needed."""
+        sync = self.sync
+        if sync is None:
             return
+        groups = sync.groups()
+        if groups is None:
+            self._start_build()
+            return
+        self._set_groups(groups, counts)
+
+    def _start_build(self) -> None:
+        assert self.sync is not None
+        job = self.sync.start_build()
+        if job is None:
+            return
+        tasks, generation = job
+        self.title_text = f"failures: grouping {len(tasks):,} failed tasks by cause…"
+        self._shown = None
+        self.groups = []
+        self.set_options(
+            [Option(Content.styled(self.title_text, "$foreground-muted"), disabled=True)]
+        )
+        self.run_worker(
+            lambda: build_index(tasks),
+            name=f"failures:{generation}",
+            group="failures",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "failures" or self.sync is None:
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, FailureIndex):
+            generation = int(worker.name.partition(":")[2])
+            self.sync.finish_build(worker.result, generation)
+            self.post_message(self.Grouped())
+        elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self.sync.finish_build(FailureIndex(), -1)  # clears "building": the next show retries
+            if worker.error is not None:
+                self.app.log.error(f"grouping failures failed: {worker.error!r}")
+
+    def _set_groups(self, groups: list[FailureGroup], counts: Mapping[State, int]) -> None:
+        others = {state: counts.get(state, 0) for state in _OTHER_BAD_ENDS}
+        if groups is self._shown and others == self.other_ends:
+            return  # FailureIndex.groups() returns the same list until something changed
         keep = self.highlighted_group
-        self._signature = signature
-        self.groups = ordered
+        self._shown = groups
+        self.groups = groups[:MAX_SHOWN]
         self.other_ends = others
-        width = self._width = max((len(f"{g.count:,}") for g in ordered), default=1)
-        options: list[Option] = [
-            Option(group_line(g, width), id=f"g{i}") for i, g in enumerate(ordered)
-        ]
-        self.set_options(options)
-        total = sum(g.count for g in ordered)
+        self._width = max((len(f"{g.count:,}") for g in self.groups), default=1)
+        total = sum(g.count for g in groups)
         extra = [f"{n:,} {state}" for state, n in others.items() if n]
         self.title_text = " · ".join(
             [
-                f"failures: {total:,} tasks in {len(ordered):,} groups",
+                f"failures: {total:,} tasks in {len(groups):,} groups",
                 *(["also " + ", ".join(extra)] if extra else []),
                 "enter: show in table",
-                "e: export group",
             ]
         )
-        if not ordered:
+        if not groups:
+            self._plain_at = None
             self.set_options(
                 [Option(Content.styled("No failed tasks.", "$foreground-muted"), disabled=True)]
             )
             return
-        labels = [g.label for g in ordered]
-        self.highlighted = labels.index(keep) if keep in labels else 0
+        keys = [g.key for g in self.groups]
+        at = keys.index(keep.key) if keep is not None and keep.key in keys else 0
+        options = [
+            Option(group_block(g, self._width, plain=(i == at)), id=f"g{i}")
+            for i, g in enumerate(self.groups)
+        ]
+        if len(groups) > MAX_SHOWN:
+            rest = groups[MAX_SHOWN:]
+            more = f"… {len(rest):,} more groups ({sum(g.count for g in rest):,} tasks)"
+            options.append(Option(Content.styled(more, "$foreground-muted"), disabled=True))
+        self.set_options(options)
+        self._plain_at = at
+        self.highlighted = at
+
+    def watch_highlighted(self, highlighted: int | None) -> None:
+        """Redraw the old highlighted group in colour and the new one plain (see module doc)."""
+        super().watch_highlighted(highlighted)
+        old, width = self._plain_at, self._width
+        shown = min(len(self.groups), self.option_count)  # set_options clears first
+        if highlighted == old or not shown:
+            return
+        if old is not None and 0 <= old < shown:
+            self.replace_option_prompt_at_index(old, group_block(self.groups[old], width))
+        if highlighted is not None and 0 <= highlighted < shown:
+            plain = group_block(self.groups[highlighted], width, plain=True)
+            self.replace_option_prompt_at_index(highlighted, plain)
+            self._plain_at = highlighted
+        else:
+            self._plain_at = None
+
+    # -- reading ----------------------------------------------------------------------------------
 
     @property
-    def highlighted_group(self) -> str | None:
+    def highlighted_group(self) -> FailureGroup | None:
         index = self.highlighted
         if index is None or not 0 <= index < len(self.groups):
             return None
-        return self.groups[index].label
+        return self.groups[index]
 
     def lines(self) -> list[str]:
-        """What the user reads, one group a line (for tests and `export`'s notification)."""
-        return [group_line(g, self._width).plain for g in self.groups]
+        """Each group's first line as the user reads it (for tests and notifications)."""
+        return [group_line(g, self._width) for g in self.groups]
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         index = event.option_index
         if 0 <= index < len(self.groups):
-            self.post_message(self.GroupChosen(self.groups[index].label))
+            self.post_message(self.GroupChosen(self.groups[index]))
