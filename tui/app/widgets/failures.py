@@ -33,11 +33,6 @@ from tui.core.model import Key, State
 
 _OTHER_BAD_ENDS = (State.CANCELLED, State.EXPIRED, State.MISSING)
 MAX_SHOWN = 300  # groups drawn; the rest are counted in one line (each group is 3-5 lines)
-_KIND_WORDS = {
-    "transient": "provider-side, may work later",
-    "content-policy": "content check",
-    "invalid-parameter": "bad request",
-}
 
 
 def group_title(group: FailureGroup) -> str:
@@ -50,47 +45,56 @@ def group_line(group: FailureGroup, width: int = 7) -> str:
     return f"{group.count:>{width},}×  {group_title(group)}"
 
 
-def _details(group: FailureGroup) -> list[str]:
-    """The lines under the title: where, one full example, plain words."""
+def _details(group: FailureGroup) -> list[tuple[str, str]]:
+    """(line, role) under the title: where, one full example, plain words. The example is left
+    out when it reads exactly like the title (the title is then the full message)."""
     where = [", ".join(group.providers)]
     batches = [clean_line(batch) or "" for batch in group.batches]
     if batches:
         shown = ", ".join(batches[:5]) + (f" +{len(batches) - 5}" if len(batches) > 5 else "")
         where.append(("batch " if len(batches) == 1 else "batches ") + shown)
-    if group.kind in _KIND_WORDS:
-        where.append(_KIND_WORDS[group.kind])
     if group.variants > 1:
         where.append(f"{group.variants} different messages")
-    lines = [" · ".join(where), "e.g. " + (clean_line(group.example) or UNKNOWN_FAILURE)]
+    lines = [(" · ".join(where), "where")]
+    example = clean_line(group.example) or UNKNOWN_FAILURE
+    if example != group_title(group):
+        lines.append(("e.g. " + example, "example"))
     if group.plain_words:
-        lines.append("in plain words: " + group.plain_words)
+        lines.append(("in plain words: " + group.plain_words, "plain"))
     return lines
 
 
-def group_block(group: FailureGroup, width: int, *, plain: bool = False) -> Content:
-    """One group as drawn. `plain` (the highlighted group): bold only, no colours of its own,
-    so the theme's cursor colours decide and the text keeps its contrast."""
+_STYLES = {  # role -> (style in colour, style when highlighted: no colour of its own)
+    "where": ("$text-muted", ""),
+    "example": ("$foreground", ""),
+    "plain": ("italic $text-muted", "italic"),
+}
+
+
+def group_block(group: FailureGroup, width: int, *, plain: bool = False, wrap: int = 0) -> Content:
+    """One group as drawn: the title after the count, the details under it, every wrapped line
+    indented under the title. `wrap` is the width to wrap at (0: do not wrap). `plain` (the
+    highlighted group): bold and italic only, no colours, so the theme's cursor colours decide
+    and the text keeps its contrast."""
     indent = " " * (width + 3)
     title = group_title(group)
     code, sep, message = title.partition(": ")
-    head: list[Content | tuple[str, str] | str] = [
-        Content.styled(f"{group.count:>{width},}× ", "bold"),
-        " ",
-    ]
     if group.code and sep:
-        head += [(code, "bold" if plain else "bold $error"), sep, message]
+        head = Content.assemble((code, "bold" if plain else "bold $error"), sep, message)
     else:
-        head.append((title, "" if plain else "$error"))
-    parts: list[Content | tuple[str, str] | str] = [*head]
-    details = _details(group)
-    for number, line in enumerate(details):
-        style = "" if plain else "$text-muted"
-        if line.startswith("in plain words: "):
-            style = "italic" if plain else "italic $text-muted"
-        elif number == 1:
-            style = "" if plain else "$foreground"
-        parts += ["\n", indent, (line, style)]
-    return Content.assemble(*parts)
+        head = Content.styled(title, "" if plain else "$error")
+    count = Content.styled(f"{group.count:>{width},}× ", "bold")
+    blocks = [(head, True)]
+    for line, role in _details(group):
+        blocks.append((Content.styled(line, _STYLES[role][1 if plain else 0]), False))
+    lines: list[Content] = []
+    room = wrap - len(indent)
+    for content, first in blocks:
+        parts = content.wrap(room) if room >= 20 else [content]
+        for number, part in enumerate(parts):
+            lead = Content.assemble(count, " ") if first and number == 0 else Content(indent)
+            lines.append(lead + part)
+    return Content("\n").join(lines)
 
 
 class FailuresView(OptionList):
@@ -130,6 +134,7 @@ class FailuresView(OptionList):
         self._shown: list[FailureGroup] | None = None  # the list last drawn (groups() caches)
         self._width = 1
         self._plain_at: int | None = None
+        self._wrapped_at = 0
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -216,13 +221,13 @@ class FailuresView(OptionList):
         keys = [g.key for g in self.groups]
         at = keys.index(keep.key) if keep is not None and keep.key in keys else 0
         options = [
-            Option(group_block(g, self._width, plain=(i == at)), id=f"g{i}")
-            for i, g in enumerate(self.groups)
+            Option(self._block(i, plain=(i == at)), id=f"g{i}") for i in range(len(self.groups))
         ]
         if len(groups) > MAX_SHOWN:
             rest = groups[MAX_SHOWN:]
             more = f"… {len(rest):,} more groups ({sum(g.count for g in rest):,} tasks)"
             options.append(Option(Content.styled(more, "$foreground-muted"), disabled=True))
+        self._wrapped_at = self.scrollable_content_region.width
         self.set_options(options)
         self._plain_at = at
         self.highlighted = at
@@ -230,18 +235,32 @@ class FailuresView(OptionList):
     def watch_highlighted(self, highlighted: int | None) -> None:
         """Redraw the old highlighted group in colour and the new one plain (see module doc)."""
         super().watch_highlighted(highlighted)
-        old, width = self._plain_at, self._width
+        old = self._plain_at
         shown = min(len(self.groups), self.option_count)  # set_options clears first
         if highlighted == old or not shown:
             return
         if old is not None and 0 <= old < shown:
-            self.replace_option_prompt_at_index(old, group_block(self.groups[old], width))
+            self.replace_option_prompt_at_index(old, self._block(old))
         if highlighted is not None and 0 <= highlighted < shown:
-            plain = group_block(self.groups[highlighted], width, plain=True)
-            self.replace_option_prompt_at_index(highlighted, plain)
+            self.replace_option_prompt_at_index(highlighted, self._block(highlighted, plain=True))
             self._plain_at = highlighted
         else:
             self._plain_at = None
+
+    def _block(self, index: int, *, plain: bool = False) -> Content:
+        wrap = self.scrollable_content_region.width
+        return group_block(self.groups[index], self._width, plain=plain, wrap=wrap)
+
+    def on_resize(self) -> None:
+        """Wrapped lines keep their indent: wrap again at the new width."""
+        if self.groups and self._wrapped_at != self.scrollable_content_region.width:
+            self._rewrap()
+
+    def _rewrap(self) -> None:
+        self._wrapped_at = self.scrollable_content_region.width
+        for index in range(min(len(self.groups), self.option_count)):
+            prompt = self._block(index, plain=(index == self._plain_at))
+            self.replace_option_prompt_at_index(index, prompt)
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -1,0 +1,258 @@
+"""The failures view grouped by cause, on messy data: request ids in messages, one provider with
+codes and one without, Chinese messages. What the user sees and what the group keys do."""
+
+from __future__ import annotations
+
+import csv
+
+from conftest import Dash, at, notifications, screen_text, settle
+from textual.widgets import Input, Label
+
+from tui.app.screens.confirm import ConfirmScreen
+from tui.app.screens.export import ExportScreen
+from tui.core.model import Failure, State, Task
+
+SIZE = (140, 45)
+INTERNAL = "InternalServiceError: internal error. Request id: <id>"
+CHINESE = "视频生成失败：内容审核未通过（请求ID：<id>）"
+
+
+def request_id(n: int) -> str:
+    return f"{0x9F3A0000 + n * 7919:x}c0ffee{n:04d}"
+
+
+def messy_tasks() -> list[Task]:
+    """30 internal errors with a request id each (20 coded at anyfast, 10 bare at kyy), 4 Chinese
+    content-check failures, 2 prompt-too-long, and one running task the view must never touch."""
+    tasks = [
+        Task(
+            "anyfast",
+            f"asyntask_int{n:02d}",
+            batch="spring",
+            state=State.FAILED,
+            created_at=at(-n),
+            failure=Failure("InternalServiceError", f"internal error. Request id: {request_id(n)}"),
+        )
+        for n in range(20)
+    ]
+    tasks += [
+        Task(
+            "kyy",
+            f"video_int{n:02d}",
+            batch="summer",
+            state=State.FAILED,
+            created_at=at(-n),
+            failure=Failure(None, f"Internal error. Request id: {request_id(100 + n)}"),
+        )
+        for n in range(10)
+    ]
+    tasks += [
+        Task(
+            "kyy",
+            f"video_cn{n}",
+            state=State.FAILED,
+            created_at=at(-n),
+            failure=Failure(None, f"视频生成失败：内容审核未通过（请求ID：{request_id(200 + n)}）"),
+        )
+        for n in range(4)
+    ]
+    tasks += [
+        Task(
+            "kyy",
+            f"video_long{n}",
+            state=State.FAILED,
+            created_at=at(-n),
+            failure=Failure(None, "prompt too long"),
+        )
+        for n in range(2)
+    ]
+    tasks.append(Task("kyy", "video_run1", state=State.RUNNING, progress=40, created_at=at(0)))
+    return tasks
+
+
+async def open_failures(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("f")
+    await settle(pilot)
+
+
+def footer_line(app) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+async def test_request_ids_and_codes_make_one_group_with_providers_batches_example(
+    make_dash,
+) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        lines = app.failures.lines()
+        assert lines == [f"30×  {INTERNAL}", f" 4×  {CHINESE}", " 2×  prompt too long"]
+        text = screen_text(app)
+        assert "failures: 36 tasks in 3 groups" in text
+        assert f"30×  {INTERNAL}" in text
+        assert "     anyfast, kyy · batches spring, summer" in text.splitlines()[6].rstrip(), text
+        # one full example, the original text (not normalised)
+        assert f"e.g. InternalServiceError: internal error. Request id: {request_id(0)}" in text
+        assert f" 4×  {CHINESE}" in text
+        assert f"e.g. 视频生成失败：内容审核未通过（请求ID：{request_id(200)}）" in text
+        # kyy sends no codes: its failures still get plain words
+        assert "in plain words: The provider's content check blocked it." in text
+        assert "in plain words: The request itself was wrong" in text
+
+
+async def test_enter_filters_the_table_to_the_groups_tasks_and_escape_clears(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.dashboard.query_one("#switcher").current == "table"
+        shown = app.table.visible_keys()
+        assert len(shown) == 30
+        assert {provider for provider, _ in shown} == {"anyfast", "kyy"}
+        assert all("nternal error" in app.index.get(k).failure.message for k in shown)
+        text = screen_text(app)
+        assert "30 of 37 tasks · failure: InternalServiceError: internal error. R" in text, text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.table.row_count == 37
+
+
+async def test_keys_move_in_the_list(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        view = app.failures
+        assert view.highlighted_group.count == 30
+        await pilot.press("j")
+        assert view.highlighted_group.count == 4
+        await pilot.press("G")
+        assert view.highlighted_group.count == 2
+        await pilot.press("k")
+        assert view.highlighted_group.count == 4
+        await pilot.press("g")
+        assert view.highlighted_group.count == 30
+
+
+async def test_footer_shows_only_what_works_here(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=(200, 45)) as pilot:
+        await settle(pilot)
+        table_footer = footer_line(app)
+        assert "Poll now" in table_footer and "Re-poll group" not in table_footer
+        await pilot.press("f")
+        await settle(pilot)
+        footer = footer_line(app)
+        for words in ("Show in table", "Re-poll group", "Stop tracking group", "Copy ids"):
+            assert words in footer, footer
+        assert "Export group" in footer
+        assert "Poll now" not in footer and "Detail" not in footer
+
+
+async def test_one_task_keys_never_touch_the_hidden_tables_row(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.table.cursor_key == ("kyy", "video_run1")  # running first
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press("u", "y")
+        await settle(pilot)
+        assert notifications(app) == []
+        assert not dash.clipboard_file.exists()
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        question = app.screen.question.plain
+        assert question.startswith(f"Stop tracking 30 tasks of group {INTERNAL}?")
+        assert "video_run1" not in question
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.index.get(("kyy", "video_run1")) is not None
+
+
+async def test_x_stops_tracking_the_whole_group_after_saying_how_many(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert "Stop tracking 30 tasks of group" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        assert len(app.index) == 7
+        assert dash.store.get("kyy", "video_int00") is None
+        assert dash.store.get("kyy", "video_run1") is not None
+        assert "Stopped tracking 30 tasks." in notifications(app)
+        assert app.failures.lines() == [f"4×  {CHINESE}", "2×  prompt too long"]
+        assert "failures: 6 tasks in 2 groups" in screen_text(app)
+
+
+async def test_c_copies_the_groups_ids_and_r_says_what_was_scheduled(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        await pilot.press("j", "c")
+        await settle(pilot)
+        copied = dash.clipboard_file.read_text().splitlines()
+        assert copied == [f"video_cn{n}" for n in range(4)]
+        assert any(n.startswith("Copied 4 task ids") for n in notifications(app)), notifications(
+            app
+        )
+        await pilot.press("r")
+        await settle(pilot)
+        said = notifications(app)[-1]
+        assert said == (
+            "0 of 4 tasks scheduled. Not scheduled: 4 failed: a finished task is not polled again."
+        )
+
+
+async def test_e_exports_the_groups_tasks(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportScreen)
+        label = app.screen.query_one(Label).render().plain
+        assert label == f"30 tasks: failure group {INTERNAL}"
+        target = dash.tmp / "internal.csv"
+        app.screen.query_one("#path", Input).value = str(target)
+        await pilot.press("enter")
+        for _ in range(40):
+            await settle(pilot)
+            if target.exists():
+                break
+        with target.open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == 30
+        assert {r["provider"] for r in rows} == {"anyfast", "kyy"}
+
+
+async def test_new_failures_join_their_group_as_they_arrive(make_dash) -> None:
+    from tui.app.feeds import FeedBatch
+
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await open_failures(pilot)
+        new = Task(
+            "kyy",
+            "video_run1",
+            state=State.FAILED,
+            created_at=at(0),
+            failure=Failure(None, f"internal error. Request id: {request_id(999)}."),
+        )
+        app.apply_batch(FeedBatch(tasks={new.key: new}))
+        await settle(pilot)
+        assert app.failures.lines()[0] == f"31×  {INTERNAL}"
+        assert "failures: 37 tasks in 3 groups" in screen_text(app)
