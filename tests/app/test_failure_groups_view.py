@@ -256,3 +256,96 @@ async def test_new_failures_join_their_group_as_they_arrive(make_dash) -> None:
         await settle(pilot)
         assert app.failures.lines()[0] == f"31×  {INTERNAL}"
         assert "failures: 37 tasks in 3 groups" in screen_text(app)
+
+
+# -- contrast of the cursor rows, from the colours actually drawn --------------------------------
+
+THEMES = {"seedance-dark": 4.5, "seedance-light": 4.5, "seedance-contrast": 7.0}
+
+
+def luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2 relative luminance."""
+
+    def channel(value: int) -> float:
+        v = value / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = rgb
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(one: tuple[int, int, int], two: tuple[int, int, int]) -> float:
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def drawn_contrasts(app, widget, rows: range) -> list[tuple[float, str]]:
+    """(contrast, text) of every piece of text drawn on these screen rows inside `widget`."""
+    region = widget.region
+    strips = app.screen._compositor.render_strips()
+    found = []
+    for y in rows:
+        x = 0
+        for segment in strips[y]:
+            text, style = segment.text, segment.style
+            inside = region.x <= x < region.right
+            x += segment.cell_length
+            if not inside or not text.strip() or style is None:
+                continue
+            assert style.color is not None and style.bgcolor is not None, text
+            rgb = style.color.get_truecolor(), style.bgcolor.get_truecolor()
+            found.append((contrast(*rgb), text.strip()))
+    return found
+
+
+def group_rows(app) -> range:
+    """The screen rows of the highlighted group's block."""
+    view = app.failures
+    lines = view.lines()
+    text = screen_text(app).splitlines()
+    head = lines[view.highlighted].strip()
+    start = next(y for y, line in enumerate(text) if head in line)
+    following = [lines[i].strip() for i in range(view.highlighted + 1, len(lines))]
+    stop = next(
+        (y for y in range(start + 1, len(text)) if any(f in text[y] for f in following)),
+        view.region.bottom,
+    )
+    return range(start, stop)
+
+
+async def test_cursor_rows_are_readable_in_every_theme(make_dash) -> None:
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for theme, needed in THEMES.items():
+            app.theme = theme
+            await settle(pilot)
+            # the task table's cursor row, focused
+            cursor_id = app.table.cursor_key[1]
+            row = next(
+                y for y, line in enumerate(screen_text(app).splitlines()) if cursor_id in line
+            )
+            seen = drawn_contrasts(app, app.table, range(row, row + 1))
+            assert seen and min(seen)[0] >= needed, (theme, "table", min(seen))
+            # the failures view's highlighted group, focused and not, with CJK text too
+            await pilot.press("f")
+            await settle(pilot)
+            view = app.failures.region
+            everything = drawn_contrasts(app, app.failures, range(view.y, view.bottom))
+            assert min(everything)[0] >= needed, (theme, "every row", min(everything))
+            for move in ("", "j"):
+                if move:
+                    await pilot.press(move)
+                    await settle(pilot)
+                for focused in (True, False):
+                    if not focused:
+                        app.log_panel.focus()
+                        await settle(pilot)
+                    seen = drawn_contrasts(app, app.failures, group_rows(app))
+                    assert len(seen) >= 3, seen
+                    assert min(seen)[0] >= needed, (theme, move, focused, min(seen))
+                    app.failures.focus()
+                    await settle(pilot)
+            await pilot.press("g", "f")
+            await settle(pilot)

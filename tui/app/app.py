@@ -495,6 +495,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
     from tui.app.screens.confirm import ConfirmScreen
     from tui.app.screens.export import ExportScreen
     from tui.app.screens.help import HelpScreen
+    from tui.app.widgets.failures import FailuresView
     from tui.app.widgets.log_panel import LogFilter, LogPanel
     from tui.app.widgets.task_table import TaskTable
 
@@ -503,6 +504,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
         TaskTable,
         LogPanel,
         LogFilter,
+        FailuresView,
         ConfirmScreen,
         AddTasksScreen,
         ExportScreen,

@@ -80,9 +80,9 @@ def group_block(group: FailureGroup, width: int, *, plain: bool = False, wrap: i
     title = group_title(group)
     code, sep, message = title.partition(": ")
     if group.code and sep:
-        head = Content.assemble((code, "bold" if plain else "bold $error"), sep, message)
+        head = Content.assemble((code, "bold" if plain else "bold $text-error"), sep, message)
     else:
-        head = Content.styled(title, "" if plain else "$error")
+        head = Content.styled(title, "" if plain else "$text-error")
     count = Content.styled(f"{group.count:>{width},}× ", "bold")
     blocks = [(head, True)]
     for line, role in _details(group):
