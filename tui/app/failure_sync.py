@@ -4,16 +4,22 @@ Normalising 100,000 failure messages takes about 2 s: on the event loop that fre
 screen. So the first build runs in a thread on a snapshot of the failed tasks (frozen
 dataclasses, safe to read there); changes that arrive meanwhile wait in `pending` and are
 folded in when the build lands. After that each tick folds in only the tasks that changed,
-which costs one regex pass per changed failed task. Pure Python, no Textual: tested alone.
+which costs one regex pass per changed failed task. Regrouping the cached entries has no regex
+but is still a Python loop over every failed task (about 85 ms at 100,000): above `INLINE`
+entries it runs in a thread too, and the view shows the previous groups until it lands.
+Pure Python, no Textual: tested alone.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from tui.app.task_view import TaskIndex
 from tui.core.failure_groups import FailureGroup, FailureIndex
 from tui.core.model import Key, Task
+
+INLINE = 10_000  # failed tasks regrouped on the event loop (about 8 ms); more go to a thread
 
 
 class FailureSync:
@@ -25,6 +31,9 @@ class FailureSync:
         self.pending: set[Key] = set()
         self._built_for = -1  # the TaskIndex generation `failures` was built from
         self._building_for: int | None = None
+        self._regrouping = False
+        self._stale = False  # entries changed since `_last` was grouped
+        self._last: list[FailureGroup] = []
 
     @property
     def ready(self) -> bool:
@@ -33,7 +42,28 @@ class FailureSync:
 
     @property
     def building(self) -> bool:
-        return self._building_for is not None
+        return self._building_for is not None or self._regrouping
+
+    @property
+    def wants_regroup(self) -> bool:
+        """True when the groups are out of date and too many to regroup on the event loop."""
+        return self.ready and self._stale and not self._regrouping
+
+    def start_regroup(self) -> FailureIndex:
+        """The index to regroup in a thread; changes wait in `pending` until `finish_regroup`."""
+        assert self.failures is not None and not self._regrouping
+        self._regrouping = True
+        self._stale = False
+        return self.failures
+
+    def finish_regroup(self, groups: list[FailureGroup] | None) -> None:
+        """Adopt the thread's groups (None: it failed or was cancelled; try again next time)."""
+        self._regrouping = False
+        if groups is None:
+            self._stale = True
+        else:
+            self._last = groups
+        self._catch_up()
 
     def start_build(self) -> tuple[list[Task], int] | None:
         """(the failed tasks to normalise in a thread, the generation they belong to), or None
@@ -53,28 +83,43 @@ class FailureSync:
             return False
         self.failures = built
         self._built_for = generation
+        self._last = built.groups()  # computed in the thread, cached
+        self._stale = False
         self._catch_up()
         return True
+
+    def abandon(self) -> None:
+        """A build or regroup thread failed or was cancelled: the next `groups()` tries again."""
+        if self._regrouping:
+            self._regrouping = False
+            self._stale = True
+        self._building_for = None
 
     def changed(self, keys: Iterable[Key]) -> None:
         """Tasks that changed (added, updated or removed) since the last call."""
         if self.failures is None and self._building_for is None:
             return  # nothing built yet: the first build reads everything anyway
         self.pending.update(keys)
-        if self._building_for is None and self.ready:
+        if not self.building and self.ready:
             self._catch_up()
 
     def groups(self) -> list[FailureGroup] | None:
-        """The groups, or None while the first build is running."""
+        """The groups (the same list until something changed), or None while the first build
+        is running. Above `INLINE` failed tasks a change leaves them as they were and sets
+        `wants_regroup`: the caller regroups in a thread."""
         if not self.ready:
             return None
         self._catch_up()
-        assert self.failures is not None
-        return self.failures.groups()
+        failures = self.failures
+        assert failures is not None
+        if self._stale and not self._regrouping and len(failures) <= INLINE:
+            self._last = failures.groups()
+            self._stale = False
+        return self._last
 
     def _catch_up(self) -> None:
         failures = self.failures
-        if failures is None or not self.pending:
+        if failures is None or not self.pending or self.building:
             return
         index = self.index
         present: list[Task] = []
@@ -86,12 +131,21 @@ class FailureSync:
             else:
                 present.append(task)
         self.pending.clear()
+        before = len(failures)
         failures.update(present)
         failures.remove(gone)
+        # FailureIndex keeps its groups when nothing it holds changed; ask it cheaply: a
+        # changed key that is (or was) failed makes the groups stale
+        if len(failures) != before or any(task.failure is not None for task in present):
+            self._stale = True
 
 
-def build_index(tasks: list[Task]) -> FailureIndex:
-    """What the thread runs: normalise every failed task and group once (both cached)."""
-    built = FailureIndex(tasks)
+def build_index(tasks: list[Task], chunk: int = 1_000) -> FailureIndex:
+    """What the thread runs: normalise every failed task and group once (both cached). Between
+    chunks it lets go of the GIL, so the event loop keeps drawing while it works."""
+    built = FailureIndex()
+    for start in range(0, len(tasks), chunk):
+        built.update(tasks[start : start + chunk])
+        time.sleep(0)
     built.groups()
     return built

@@ -15,6 +15,7 @@ colours, so it stays readable in every theme (see tests/app/test_failure_groups_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -31,6 +32,7 @@ from tui.core.clean import clean_line
 from tui.core.failure_groups import UNKNOWN_FAILURE, FailureGroup, FailureIndex
 from tui.core.model import Key, State
 
+_log = logging.getLogger(__name__)
 _OTHER_BAD_ENDS = (State.CANCELLED, State.EXPIRED, State.MISSING)
 MAX_SHOWN = 300  # groups drawn; the rest are counted in one line (each group is 3-5 lines)
 
@@ -123,7 +125,7 @@ class FailuresView(OptionList):
             self.label = group_title(group)
 
     class Grouped(Message):
-        """The first grouping finished (the screen redraws the view)."""
+        """A grouping thread finished (the screen redraws the view)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -157,6 +159,16 @@ class FailuresView(OptionList):
         if groups is None:
             self._start_build()
             return
+        if sync.wants_regroup:
+            regrouping = sync.start_regroup()
+            self.run_worker(
+                regrouping.groups,
+                name="regroup",
+                group="failures",
+                thread=True,
+                exclusive=True,
+                exit_on_error=False,
+            )
         self._set_groups(groups, counts)
 
     def _start_build(self) -> None:
@@ -173,7 +185,7 @@ class FailuresView(OptionList):
         )
         self.run_worker(
             lambda: build_index(tasks),
-            name=f"failures:{generation}",
+            name=f"build:{generation}",
             group="failures",
             thread=True,
             exclusive=True,
@@ -185,14 +197,18 @@ class FailuresView(OptionList):
         if worker.group != "failures" or self.sync is None:
             return
         event.stop()
-        if event.state == WorkerState.SUCCESS and isinstance(worker.result, FailureIndex):
-            generation = int(worker.name.partition(":")[2])
-            self.sync.finish_build(worker.result, generation)
+        kind, _, generation = (worker.name or "").partition(":")
+        if event.state == WorkerState.SUCCESS:
+            result = worker.result
+            if kind == "build" and isinstance(result, FailureIndex):
+                self.sync.finish_build(result, int(generation))
+            elif kind == "regroup" and isinstance(result, list):
+                self.sync.finish_regroup(result)
             self.post_message(self.Grouped())
         elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
-            self.sync.finish_build(FailureIndex(), -1)  # clears "building": the next show retries
-            if worker.error is not None:
-                self.app.log.error(f"grouping failures failed: {worker.error!r}")
+            self.sync.abandon()
+            if event.state == WorkerState.ERROR:
+                _log.error("grouping failures failed: %r", worker.error)
 
     def _set_groups(self, groups: list[FailureGroup], counts: Mapping[State, int]) -> None:
         others = {state: counts.get(state, 0) for state in _OTHER_BAD_ENDS}
