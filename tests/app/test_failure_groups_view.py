@@ -8,8 +8,11 @@ import csv
 from conftest import Dash, at, notifications, screen_text, settle
 from textual.widgets import Input, Label
 
+from tui.app import failure_sync
+from tui.app.failure_sync import FailureSync, build_index
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.screens.export import ExportScreen
+from tui.app.task_view import TaskIndex
 from tui.core.model import Failure, State, Task
 
 SIZE = (140, 45)
@@ -349,3 +352,67 @@ async def test_cursor_rows_are_readable_in_every_theme(make_dash) -> None:
                     await settle(pilot)
             await pilot.press("g", "f")
             await settle(pilot)
+
+
+# -- FailureSync: built once off the loop, then kept current -------------------------------------
+
+
+def failed(task_id: str, message: str, provider: str = "kyy", code: str | None = None) -> Task:
+    return Task(provider, task_id, state=State.FAILED, failure=Failure(code, message))
+
+
+def test_sync_builds_once_and_folds_changes_made_meanwhile() -> None:
+    index = TaskIndex(
+        [failed(f"a{n}", f"internal error. Request id: {request_id(n)}") for n in range(5)]
+    )
+    sync = FailureSync(index)
+    sync.changed({("kyy", "a0")})  # nothing built yet: nothing to keep
+    assert sync.groups() is None
+    tasks, generation = sync.start_build()
+    assert len(tasks) == 5 and sync.start_build() is None  # one build at a time
+    # while the thread works: one task recovers, one new failure arrives
+    changed = index.upsert(
+        [
+            Task("kyy", "a0", state=State.RUNNING),
+            failed("b0", f"Internal error. Request id: {request_id(77)}."),
+        ]
+    )
+    sync.changed(changed)
+    assert sync.finish_build(build_index(tasks), generation)
+    (group,) = sync.groups()
+    assert (group.count, group.title) == (5, "internal error. Request id: <id>")
+    assert ("kyy", "a0") not in group.keys and ("kyy", "b0") in group.keys
+    same = sync.groups()
+    assert same is sync.groups()  # unchanged: the same list, nothing to redraw
+    sync.changed(index.remove([("kyy", "b0")]))
+    assert sync.groups()[0].count == 4
+
+
+def test_a_reload_during_the_build_throws_the_build_away() -> None:
+    index = TaskIndex([failed("a0", "boom")])
+    sync = FailureSync(index)
+    tasks, generation = sync.start_build()
+    index.load([failed("c0", "other"), failed("c1", "other")])
+    assert not sync.finish_build(build_index(tasks), generation)
+    assert sync.groups() is None
+    tasks, generation = sync.start_build()
+    assert sync.finish_build(build_index(tasks), generation)
+    assert [g.count for g in sync.groups()] == [2]
+
+
+def test_many_failures_regroup_in_a_thread_showing_the_old_groups_meanwhile(monkeypatch) -> None:
+    monkeypatch.setattr(failure_sync, "INLINE", 3)
+    index = TaskIndex([failed(f"a{n}", "boom") for n in range(5)])
+    sync = FailureSync(index)
+    tasks, generation = sync.start_build()
+    sync.finish_build(build_index(tasks), generation)
+    before = sync.groups()
+    sync.changed(index.upsert([failed("z0", "new cause")]))
+    assert sync.groups() is before and sync.wants_regroup
+    regrouping = sync.start_regroup()
+    sync.changed(index.upsert([failed("z1", "new cause")]))  # waits until the thread is done
+    sync.finish_regroup(regrouping.groups())
+    assert [g.count for g in sync.groups()] == [5, 1]
+    assert sync.wants_regroup  # z1 arrived meanwhile
+    sync.finish_regroup(sync.start_regroup().groups())
+    assert [g.count for g in sync.groups()] == [5, 2]
