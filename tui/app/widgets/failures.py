@@ -243,7 +243,7 @@ class FailuresView(OptionList):
             rest = groups[MAX_SHOWN:]
             more = f"… {len(rest):,} more groups ({sum(g.count for g in rest):,} tasks)"
             options.append(Option(Content.styled(more, "$foreground-muted"), disabled=True))
-        self._wrapped_at = self.scrollable_content_region.width
+        self._wrapped_at = self._wrap_width()
         self.set_options(options)
         self._plain_at = at
         self.highlighted = at
@@ -263,17 +263,23 @@ class FailuresView(OptionList):
         else:
             self._plain_at = None
 
+    def _wrap_width(self) -> int:
+        """The width the lines are wrapped at: the scrollbar's room kept whether or not it is
+        shown yet (it appears once the groups are in; wrapped at the wider width, the list
+        would wrap again and lose the indent)."""
+        return max(0, self.size.width - self.styles.scrollbar_size_vertical)
+
     def _block(self, index: int, *, plain: bool = False) -> Content:
-        wrap = self.scrollable_content_region.width
+        wrap = self._wrap_width()
         return group_block(self.groups[index], self._width, plain=plain, wrap=wrap)
 
     def on_resize(self) -> None:
         """Wrapped lines keep their indent: wrap again at the new width."""
-        if self.groups and self._wrapped_at != self.scrollable_content_region.width:
+        if self.groups and self._wrapped_at != self._wrap_width():
             self._rewrap()
 
     def _rewrap(self) -> None:
-        self._wrapped_at = self.scrollable_content_region.width
+        self._wrapped_at = self._wrap_width()
         for index in range(min(len(self.groups), self.option_count)):
             prompt = self._block(index, plain=(index == self._plain_at))
             self.replace_option_prompt_at_index(index, prompt)
