@@ -409,10 +409,24 @@ def test_many_failures_regroup_in_a_thread_showing_the_old_groups_meanwhile(monk
     before = sync.groups()
     sync.changed(index.upsert([failed("z0", "new cause")]))
     assert sync.groups() is before and sync.wants_regroup
-    regrouping = sync.start_regroup()
+    regroup = sync.start_regroup()
     sync.changed(index.upsert([failed("z1", "new cause")]))  # waits until the thread is done
-    sync.finish_regroup(regrouping.groups())
+    sync.finish_regroup(regroup())
     assert [g.count for g in sync.groups()] == [5, 1]
     assert sync.wants_regroup  # z1 arrived meanwhile
-    sync.finish_regroup(sync.start_regroup().groups())
+    sync.finish_regroup(sync.start_regroup()())
     assert [g.count for g in sync.groups()] == [5, 2]
+
+
+def test_a_burst_of_changed_failures_is_normalised_in_the_thread(monkeypatch) -> None:
+    monkeypatch.setattr(failure_sync, "INLINE_CHANGES", 2)
+    index = TaskIndex([failed("a0", "boom")])
+    sync = FailureSync(index)
+    tasks, generation = sync.start_build()
+    sync.finish_build(build_index(tasks), generation)
+    burst = [failed(f"p{n}", f"internal error. Request id: {request_id(n)}") for n in range(3)]
+    sync.changed(index.upsert(burst))
+    assert [g.count for g in sync.groups()] == [1]  # the old groups while the burst waits
+    assert sync.wants_regroup
+    sync.finish_regroup(sync.start_regroup()())
+    assert [g.count for g in sync.groups()] == [3, 1]

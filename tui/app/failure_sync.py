@@ -4,7 +4,8 @@ Normalising 100,000 failure messages takes about 2 s: on the event loop that fre
 screen. So the first build runs in a thread on a snapshot of the failed tasks (frozen
 dataclasses, safe to read there); changes that arrive meanwhile wait in `pending` and are
 folded in when the build lands. After that each tick folds in only the tasks that changed,
-which costs one regex pass per changed failed task. Regrouping the cached entries has no regex
+which costs one regex pass per changed failed task (more than `INLINE_CHANGES` at once, as
+in a progressive load, go to a thread). Regrouping the cached entries has no regex
 but is still a Python loop over every failed task (about 85 ms at 100,000): above `INLINE`
 entries it runs in a thread too, and the view shows the previous groups until it lands.
 Pure Python, no Textual: tested alone.
@@ -13,13 +14,14 @@ Pure Python, no Textual: tested alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tui.app.task_view import TaskIndex
 from tui.core.failure_groups import FailureGroup, FailureIndex
 from tui.core.model import Key, Task
 
 INLINE = 10_000  # failed tasks regrouped on the event loop (about 8 ms); more go to a thread
+INLINE_CHANGES = 500  # changed tasks normalised on the event loop (about 20 ms); more: a thread
 
 
 class FailureSync:
@@ -46,15 +48,27 @@ class FailureSync:
 
     @property
     def wants_regroup(self) -> bool:
-        """True when the groups are out of date and too many to regroup on the event loop."""
-        return self.ready and self._stale and not self._regrouping
+        """True when the groups are out of date and the work is too big for the event loop:
+        many failed tasks to regroup, or many changed tasks to normalise (a progressive load)."""
+        if not self.ready or self.building:
+            return False
+        return self._stale or len(self.pending) > INLINE_CHANGES
 
-    def start_regroup(self) -> FailureIndex:
-        """The index to regroup in a thread; changes wait in `pending` until `finish_regroup`."""
-        assert self.failures is not None and not self._regrouping
+    def start_regroup(self) -> Callable[[], list[FailureGroup]]:
+        """The job for a thread: fold in the changed tasks read now, regroup. Later changes
+        wait in `pending` until `finish_regroup`."""
+        failures = self.failures
+        assert failures is not None and not self.building
+        present, gone = self._take_pending()
         self._regrouping = True
         self._stale = False
-        return self.failures
+
+        def regroup() -> list[FailureGroup]:
+            failures.update(present)
+            failures.remove(gone)
+            return failures.groups()
+
+        return regroup
 
     def finish_regroup(self, groups: list[FailureGroup] | None) -> None:
         """Adopt the thread's groups (None: it failed or was cancelled; try again next time)."""
@@ -117,10 +131,8 @@ class FailureSync:
             self._stale = False
         return self._last
 
-    def _catch_up(self) -> None:
-        failures = self.failures
-        if failures is None or not self.pending or self.building:
-            return
+    def _take_pending(self) -> tuple[list[Task], list[Key]]:
+        """(changed tasks still known, keys gone), read from the index now; `pending` empties."""
         index = self.index
         present: list[Task] = []
         gone: list[Key] = []
@@ -131,6 +143,14 @@ class FailureSync:
             else:
                 present.append(task)
         self.pending.clear()
+        return present, gone
+
+    def _catch_up(self) -> None:
+        failures = self.failures
+        pending = self.pending
+        if failures is None or not pending or self.building or len(pending) > INLINE_CHANGES:
+            return
+        present, gone = self._take_pending()
         before = len(failures)
         failures.update(present)
         failures.remove(gone)

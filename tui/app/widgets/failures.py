@@ -160,9 +160,8 @@ class FailuresView(OptionList):
             self._start_build()
             return
         if sync.wants_regroup:
-            regrouping = sync.start_regroup()
             self.run_worker(
-                regrouping.groups,
+                sync.start_regroup(),
                 name="regroup",
                 group="failures",
                 thread=True,
