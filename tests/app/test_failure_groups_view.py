@@ -430,3 +430,34 @@ def test_a_burst_of_changed_failures_is_normalised_in_the_thread(monkeypatch) ->
     assert sync.wants_regroup
     sync.finish_regroup(sync.start_regroup()())
     assert [g.count for g in sync.groups()] == [3, 1]
+
+
+async def test_the_first_grouping_runs_off_the_event_loop(make_dash, monkeypatch) -> None:
+    """While the thread normalises, the view says so and the keys keep working."""
+    import threading
+
+    from tui.app.widgets import failures as failures_widget
+
+    release = threading.Event()
+    real_build = failures_widget.build_index
+
+    def slow_build(tasks):
+        assert release.wait(10), "the test never released the build"
+        return real_build(tasks)
+
+    monkeypatch.setattr(failures_widget, "build_index", slow_build)
+    dash: Dash = make_dash(messy_tasks())
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert "failures: grouping 36 failed tasks by cause…" in screen_text(app)
+        assert app.log_panel.display
+        await pilot.press("l")  # the loop still answers keys while the thread works
+        await pilot.pause()
+        assert not app.log_panel.display
+        release.set()
+        await settle(pilot)
+        assert app.failures.lines()[0] == f"30×  {INTERNAL}"
+        assert "failures: 36 tasks in 3 groups" in screen_text(app)
