@@ -432,6 +432,15 @@ def test_a_burst_of_changed_failures_is_normalised_in_the_thread(monkeypatch) ->
     assert [g.count for g in sync.groups()] == [3, 1]
 
 
+async def repainted(pilot, text: str, tries: int = 100) -> bool:
+    """Pause until the screen shows `text` (the loop keeps running meanwhile)."""
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        if text in screen_text(pilot.app):
+            return True
+    return False
+
+
 async def test_the_first_grouping_runs_off_the_event_loop(make_dash, monkeypatch) -> None:
     """While the thread normalises, the view says so and the keys keep working."""
     import threading
@@ -451,12 +460,13 @@ async def test_the_first_grouping_runs_off_the_event_loop(make_dash, monkeypatch
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("f")
-        await pilot.pause()
-        assert "failures: grouping 36 failed tasks by cause…" in screen_text(app)
+        # not `settle`: it waits for the thread, which waits for this test
+        assert await repainted(pilot, "failures: grouping 36 failed tasks by cause…")
         assert app.log_panel.display
         await pilot.press("l")  # the loop still answers keys while the thread works
-        await pilot.pause()
+        assert await repainted(pilot, "failures: grouping 36 failed tasks by cause…")
         assert not app.log_panel.display
+        assert not release.is_set()
         release.set()
         await settle(pilot)
         assert app.failures.lines()[0] == f"30×  {INTERNAL}"
