@@ -8,8 +8,9 @@ from conftest import INVALID, NASTY, Dash, at, notifications, screen_text, settl
 from textual.widgets import Input, Label
 
 from tui.app.screens.export import ExportScreen
-from tui.app.widgets.failures import FailureGroup, group_line, sorted_groups
+from tui.app.widgets.failures import group_block, group_line
 from tui.core.clean import clean_line
+from tui.core.failure_groups import group_failures
 from tui.core.model import Failure, State, Task
 
 SIZE = (140, 45)
@@ -146,11 +147,22 @@ async def test_the_view_updates_as_failures_arrive(make_dash) -> None:
         assert "failures: 44 tasks in 4 groups" in screen_text(app)
 
 
+def failed(task_id: str, code: str | None, message: str, provider: str = "kyy") -> Task:
+    return Task(provider, task_id, state=State.FAILED, failure=Failure(code, message))
+
+
 def test_sorting_and_line_shape() -> None:
-    groups = sorted_groups({"b: x": 2, "a: y": 2, "c": 9})
-    assert [g.label for g in groups] == ["c", "a: y", "b: x"]
-    line = group_line(FailureGroup("InvalidParameter: img_url [b]x[/b]", 1234), width=5)
-    assert line.plain == "1,234×  InvalidParameter: img_url [b]x[/b]"
+    tasks = [failed(f"b{n}", None, "b: x") for n in range(2)]
+    tasks += [failed(f"a{n}", None, "a: y") for n in range(2)]
+    tasks += [failed(f"c{n}", None, "c") for n in range(9)]
+    groups = group_failures(tasks)
+    assert [group_line(g, 1) for g in groups] == ["9×  c", "2×  a: y", "2×  b: x"]
+    many = [failed(f"i{n}", "InvalidParameter", "img_url [b]x[/b]") for n in range(1234)]
+    (group,) = group_failures(many)
+    assert group_line(group, width=5) == "1,234×  InvalidParameter: img_url [b]x[/b]"
+    assert group_block(group, 5).plain.startswith("1,234×  InvalidParameter: img_url [b]x[/b]")
     # a code-less message that holds ": " is not split into a fake code
-    plain = group_line(FailureGroup("Content policy violation: nudity", 3), width=1)
-    assert plain.plain == "3×  Content policy violation: nudity"
+    (plain,) = group_failures(
+        [failed(f"p{n}", None, "Content policy violation: nudity") for n in range(3)]
+    )
+    assert group_line(plain, width=1) == "3×  Content policy violation: nudity"

@@ -498,6 +498,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
     from tui.app.screens.export import ExportScreen
     from tui.app.screens.help import HelpScreen
     from tui.app.widgets.detail import DetailPane
+    from tui.app.widgets.failures import FailuresView
     from tui.app.widgets.log_panel import LogFilter, LogPanel
     from tui.app.widgets.task_table import TaskTable
 
@@ -506,6 +507,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
         TaskTable,
         LogPanel,
         LogFilter,
+        FailuresView,
         ConfirmScreen,
         AddTasksScreen,
         ExportScreen,

@@ -94,6 +94,7 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 async def open_failures(pilot: Pilot[Any]) -> None:
     await pilot.press("f")
+    await settle(pilot)  # the first grouping runs in a thread
 
 
 async def open_failed_detail(pilot: Pilot[Any]) -> None:
@@ -101,8 +102,8 @@ async def open_failed_detail(pilot: Pilot[Any]) -> None:
     pane) and down to its failure section: what a user does to see why those tasks failed."""
     app: SeedanceApp = pilot.app  # type: ignore[assignment]
     await pilot.press("f")
-    await pilot.pause()
-    labels = [group.label for group in app.failures.groups]
+    await settle(pilot)  # the first grouping runs in a thread
+    labels = [group.title for group in app.failures.groups]
     wanted = next((i for i, label in enumerate(labels) if label.startswith(FAILURE_CODE)), None)
     if wanted is None:
         raise LookupError(f"no {FAILURE_CODE} failure in the demo batch: {labels}")

@@ -6,7 +6,7 @@ Pure Python, no Textual, because it must stay fast at 100,000 tasks and be testa
   a lowercase haystack per task for filter-as-you-type, a version per task (the table's line
   cache key) and the counts per state, all kept up to date on `upsert`.
 - `ViewSpec` is what the user asked to see: filter text (`!` inverts), a state filter, a
-  failure group, a sort column and direction.
+  failure label or a failure group's keys, a sort column and direction.
 - `TaskView` is the ordered list of keys matching a spec. Sort values are precomputed per
   task; an upsert of a few tasks moves them with `bisect` instead of re-sorting 100,000 rows, and
   a filter keystroke is one comprehension over precomputed haystacks.
@@ -236,6 +236,10 @@ class TaskIndex:
                 groups[label] = groups.get(label, 0) + 1
         return groups
 
+    def failed_tasks(self) -> list[Task]:
+        """Every task with a failure (what the failures view normalises, once, off the loop)."""
+        return [task for task in self._tasks if task is not None and task.failure is not None]
+
     def version(self, key: Key) -> int:
         """Changes whenever the task changes: a cache key for anything drawn from it."""
         slot = self._slot.get(key)
@@ -272,6 +276,10 @@ class ViewSpec:
     text: str = ""
     state_filter: str = "all"
     failure_group: str | None = None
+    group_keys: frozenset[Key] | None = None
+    """Only these tasks (a failure group chosen in the failures view: its members, not a label)."""
+    group_title: str | None = None
+    """What the table's title calls `group_keys`."""
     sort_column: str = "state"
     sort_reverse: bool = False
     batch: str | None = None
@@ -400,10 +408,18 @@ class TaskView:
             self._resort()
             self._rows = self._filter(self._base)
             return
-        if (spec.text, spec.state_filter, spec.failure_group, spec.batch, spec.provider) == (
+        if (
+            spec.text,
+            spec.state_filter,
+            spec.failure_group,
+            spec.group_keys,
+            spec.batch,
+            spec.provider,
+        ) == (
             old.text,
             old.state_filter,
             old.failure_group,
+            old.group_keys,
             old.batch,
             old.provider,
         ):
@@ -412,6 +428,7 @@ class TaskView:
             spec.state_filter == old.state_filter
             and spec.failure_group == old.failure_group
             and (spec.batch, spec.provider) == (old.batch, old.provider)
+            and spec.group_keys == old.group_keys
             and spec.inverted == old.inverted
             and bool(old.needle)
             and bool(spec.needle)
@@ -522,6 +539,8 @@ class TaskView:
             return False
         if not _in_batch(spec, task):
             return False
+        if spec.group_keys is not None and self.index._keys[slot] not in spec.group_keys:
+            return False
         needle = spec.needle
         if needle:
             return (needle in self.index._hay[slot]) != spec.inverted
@@ -549,6 +568,10 @@ class TaskView:
         if spec.provider is not None or spec.batch is not None:
             tasks = index._tasks
             out = [s for s in out if (task := tasks[s]) is not None and _in_batch(spec, task)]
+        if spec.group_keys is not None:
+            slot_of = index._slot
+            members = {slot_of[key] for key in spec.group_keys if key in slot_of}
+            out = [s for s in out if s in members]
         needle = spec.needle
         if needle:
             hay = index._hay

@@ -29,6 +29,7 @@ from tui.app.clipboard import copy_text
 from tui.app.export_job import ExportJob, json_for_copy, write_export
 from tui.app.feeds import FeedBatch
 from tui.app.screens import dashboard_keys
+from tui.app.screens.failure_actions import FailureActions
 from tui.app.widgets.batches import BatchesView, batch_filter_words
 from tui.app.widgets.detail import DetailPane
 from tui.app.widgets.failures import FailuresView
@@ -54,7 +55,7 @@ def _on_screen(binding: BindingType) -> BindingType:
     return binding
 
 
-class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
+class DashboardScreen(FailureActions, dashboard_keys.KeysTruth, Screen[None]):
     """The one main screen; its bindings (remappable, see `tui.app.keymap`) drive the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [_on_screen(b) for b in keys.bindings("dashboard")]
@@ -152,6 +153,7 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
         if events:
             self.log_panel.add_events(events)
         if changed or reloaded:
+            self.note_failure_changes(changed)
             self.refresh_failures()
             key = self.detail.task_key
             if self.detail.display and key is not None and (key in changed or reloaded):
@@ -160,8 +162,7 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
 
     def refresh_failures(self) -> None:
         if self.query_one(ContentSwitcher).current == "failures":
-            index = self.seedance.state.index
-            self.failures.set_groups(index.failure_groups(), index.counts())
+            self.show_failure_groups()
             self._update_left_title()
 
     def check_size(self) -> None:
@@ -244,8 +245,8 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
             parts.append(f"state: {spec.state_filter}")
         if spec.text:
             parts.append(f"filter: {spec.text}")
-        if spec.failure_group:
-            group = spec.failure_group
+        if spec.failure_group or spec.group_title:
+            group = spec.group_title or spec.failure_group or ""
             parts.append(f"failure: {group if len(group) <= 50 else group[:49] + '…'}")
         parts += batch_filter_words(spec.batch, spec.provider)
         self._table_title = clean_line(" · ".join(parts)) or ""
@@ -253,7 +254,13 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
 
     @on(FailuresView.GroupChosen)
     def _group_chosen(self, event: FailuresView.GroupChosen) -> None:
-        self.table.set_view(failure_group=event.label, state_filter="all")
+        group = event.group
+        self.table.set_view(
+            failure_group=None,
+            group_keys=frozenset(group.keys),
+            group_title=event.label,
+            state_filter="all",
+        )
         self._show_table()
 
     def _show_table(self) -> None:
@@ -317,8 +324,8 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
             self.table.focus()
         elif switcher.current in ("failures", "batches"):
             self._show_table()
-        elif spec.failure_group is not None:
-            self.table.set_view(failure_group=None)
+        elif spec.failure_group is not None or spec.group_keys is not None:
+            self.table.set_view(failure_group=None, group_keys=None, group_title=None)
         elif spec.batch is not None or spec.provider is not None:
             self.table.set_view(batch=None, provider=None)
         elif spec.text:
@@ -531,16 +538,12 @@ class DashboardScreen(dashboard_keys.KeysTruth, Screen[None]):
         switcher = self.query_one(ContentSwitcher)
         stamp = datetime.fromtimestamp(app.clock.now()).strftime("%Y%m%d-%H%M%S")
         if switcher.current == "failures":
-            label = self.failures.highlighted_group
-            if label is None:
+            group = self.failures.highlighted_group
+            if group is None:
                 app.notify("No failure group to export.", severity="warning")
                 return
-            keys_ = [
-                k
-                for k in index
-                if (t := index.get(k)) is not None and t.failure and t.failure.label == label
-            ]
-            what = "failure group " + (clean_line(label) or "")
+            keys_ = [k for k in group.keys if k in index]
+            what = "failure group " + (clean_line(group.title) or "")
             stem = f"seedance-failures-{stamp}"
         else:
             keys_ = self.table.visible_keys()
