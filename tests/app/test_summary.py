@@ -221,6 +221,17 @@ def test_a_filtered_view_counts_only_its_tasks_and_says_so() -> None:
     assert data.scope is None and sum(data.counts.values()) == 63
 
 
+def test_a_filtered_view_follows_a_reload() -> None:
+    """A viewer's resync replaces every task: the filter's numbers start over from it."""
+    s = batch_state()
+    s.follow_view(ViewSpec(state_filter="running"))
+    assert sum(s.summary_data(NOW + 80, None, "live").counts.values()) == 23
+    s.apply(FeedBatch(reload=[running("b", "only")]), owns_downloads=True)
+    s.follow_view(ViewSpec(state_filter="running"))
+    data = s.summary_data(NOW + 81, None, "live")
+    assert data.counts[State.RUNNING] == 1 and data.scope == "state running"
+
+
 def test_a_filter_that_matches_everything_is_still_said() -> None:
     s = batch_state()
     s.follow_view(ViewSpec(state_filter="all", text="seedance"))

@@ -349,7 +349,7 @@ class DashboardState:
             self.scope = ScopeSums(self.index, spec, self._tracked)
         elif self.scope.spec != spec:
             self.scope.set_spec(spec)
-        elif self._dirty:
+        elif self._dirty or self.scope.view.stale:
             self.scope.update(self._dirty)
         self._dirty.clear()
 
