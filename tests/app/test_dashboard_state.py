@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from tui.app.dashboard_state import BatchStats, DashboardState
+from tui.app.dashboard_state import DashboardState
 from tui.app.feeds import FeedBatch
 from tui.core.model import Download, DownloadState, Event, State, Task, Tokens
 
@@ -39,6 +39,7 @@ def state(downloads: bool = True) -> DashboardState:
 
 class FakeEngine:
     paused = False
+    store_outage = None
 
     def health(self) -> dict[str, tuple[str, str | None]]:
         return {"kyy": ("backing off", "429 \x1b[2J slow down")}
@@ -120,15 +121,15 @@ def test_a_viewer_has_no_engine_figures() -> None:
     assert (data.mode, data.mode_note) == ("viewer", "pid 42 polls this store")
 
 
-def test_eta_follows_the_observed_throughput() -> None:
+def test_the_eta_is_fed_from_apply_and_says_all_done_when_nothing_is_live() -> None:
     s = state()
-    assert s.summary_data(NOW, None, "live").eta is None  # nothing to go by yet
-    s.sample(NOW)
+    data = s.summary_data(NOW, None, "live")
+    assert data.eta is not None and data.eta.measuring  # one running task, nothing learned
+    assert data.remaining is not None and (data.remaining.live, data.remaining.can_finish) == (
+        1,
+        1,
+    )
     done = s.index.get(("kyy", "video_1")).evolve(state=State.SUCCEEDED)
     s.apply(FeedBatch(tasks={done.key: done}), owns_downloads=True)
-    s.sample(NOW + 10)
-    assert s.summary_data(NOW + 10, None, "live").eta == 0.0  # nothing live is left
-    stats = BatchStats()
-    stats.sample(NOW, 0)
-    stats.sample(NOW + 10, 5)
-    assert stats.eta(10) == 20.0
+    data = s.summary_data(NOW + 10, None, "live")
+    assert data.eta is None and data.remaining.live == 0  # nothing live is left

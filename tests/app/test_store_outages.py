@@ -88,7 +88,8 @@ async def test_the_dashboard_rides_out_a_full_store_disk(
             assert await wait_until(
                 pilot, lambda: "unavailable: no space left" in screen_text(app), timeout=30
             ), screen_text(app)
-            assert "store disk full: polling waits" in screen_text(app)  # the summary bar
+            bar = screen_text(app)  # the summary bar's outage line
+            assert "store unavailable: no space left" in bar and "polling waits" in bar
             assert "Traceback" not in screen_text(app)
             await keys_still_work(pilot, dash)
             resize(tmp_path, "32m")
@@ -118,7 +119,12 @@ async def test_the_dashboard_rides_out_a_locked_store(
                 await keys_still_work(pilot, dash)
                 if seconds > BUSY_TIMEOUT:
                     assert await wait_until(
-                        pilot, lambda: "store locked: polling waits" in screen_text(app), timeout=25
+                        pilot,
+                        lambda: (
+                            "store unavailable:" in screen_text(app)
+                            and "polling waits" in screen_text(app)
+                        ),
+                        timeout=25,
                     ), screen_text(app)
                     assert "unavailable: the store" in screen_text(app)  # the log line
                     assert "locked" in screen_text(app)
