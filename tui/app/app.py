@@ -495,6 +495,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
     from tui.app.screens.confirm import ConfirmScreen
     from tui.app.screens.export import ExportScreen
     from tui.app.screens.help import HelpScreen
+    from tui.app.screens.requests import RequestsScreen
     from tui.app.widgets.log_panel import LogFilter, LogPanel
     from tui.app.widgets.task_table import TaskTable
 
@@ -507,4 +508,5 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
         AddTasksScreen,
         ExportScreen,
         HelpScreen,
+        RequestsScreen,
     )

@@ -1,0 +1,90 @@
+"""`v`: the create requests that are not tracked tasks (yet): uncertain, rejected, sending, pending.
+
+A screen of its own over the dashboard (polling and submitting go on beneath it); it reads the
+store at most once a second while it is shown, a bounded page each time (see
+`tui.app.widgets.requests`), so 10,000 pending requests never freeze it. esc goes back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.app.widgets.requests import RequestsView, counts_text, header_line, read_page
+from tui.core.requests import RequestState
+
+if TYPE_CHECKING:
+    from tui.app.app import SeedanceApp
+
+REFRESH = 1.0  # seconds between two looks at the store while the view is shown
+
+
+class RequestsScreen(Screen[None]):
+    """The requests view; esc (or the key that opened it) goes back to the dashboard."""
+
+    HELP_GROUP: ClassVar[str] = "Requests view"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,v", "close", "Back", id="requests.close"),
+    ]
+    DEFAULT_CSS = """
+    RequestsScreen { layout: vertical; }
+    RequestsScreen #requests-title { height: auto; padding: 0 1; background: $boost; }
+    RequestsScreen #requests-head { height: 1; padding: 0 1; }
+    RequestsScreen #requests-box { height: 1fr; border-top: solid $primary; padding: 0 1; }
+    """
+
+    def __init__(self, seedance: SeedanceApp, *, refresh_every: float = REFRESH) -> None:
+        super().__init__()
+        self.seedance = seedance
+        self.refresh_every = refresh_every
+        self.title_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="requests-title")
+        with Vertical(id="requests-box"):
+            yield Static(header_line(), id="requests-head")
+            yield RequestsView(id="requests-list")
+        yield Footer()
+
+    @property
+    def view(self) -> RequestsView:
+        return self.query_one(RequestsView)
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.set_interval(self.refresh_every, self.reload)
+        self.view.focus()
+
+    def reload(self) -> None:
+        """Read a page of requests and show it (cheap: bounded reads, redrawn on change)."""
+        app = self.seedance
+        try:
+            page = read_page(app.store)
+        except Exception as exc:  # a busy or vanished store: say so, keep the view
+            app.warn(f"could not read the requests: {exc}")
+            return
+        self.view.show(page.requests, app.clock.now())
+        title = "requests: " + counts_text(page.counts, page.unlisted)
+        if title != self.title_text:
+            self.title_text = title
+            loud = page.counts[RequestState.UNCERTAIN] > 0
+            parts: list[Content | str] = [Content(title)]
+            if loud:
+                parts.append(
+                    Content.styled(
+                        "\nuncertain: the provider may have created these; they are never sent "
+                        "again by themselves (check its console, then `seedance-tui submit "
+                        "--resend-uncertain`)",
+                        "bold $error",
+                    )
+                )
+            self.query_one("#requests-title", Static).update(Content.assemble(*parts))
+
+    def action_close(self) -> None:
+        self.dismiss()
