@@ -13,6 +13,7 @@ from tui.app.widgets.requests import RequestsView, read_page
 from tui.core.lock import PollerLock
 from tui.core.model import Failure, State, Task
 from tui.core.request_lines import PlannedRequest
+from tui.core.request_retry import plan_retries
 from tui.core.request_store import (
     RequestFilter,
     insert_pending,
@@ -236,3 +237,67 @@ async def test_R_in_viewer_mode_is_refused(make_dash, tmp_path: Path) -> None:
             assert len(query_requests(dash.store)) == 1
     finally:
         lock.release()
+
+
+def test_the_confirmation_names_every_reason_plan_retries_gives(tmp_path: Path) -> None:
+    from conftest import seed_store
+
+    from tui.app.retry import skip_counts
+
+    invalid = Failure("InvalidParameter", "img_url must be set for image to video method")
+    done = Task("kyy", "video_ok2", state=State.SUCCEEDED, created_at=at(-600))
+    running = Task("kyy", "video_run2", state=State.RUNNING, created_at=at(-600))
+    tasks = [
+        failed("kyy", "video_bad1", invalid),  # not transient
+        failed("kyy", "video_old1", TRANSIENT),  # retried: attempt 2 succeeded
+        done,
+        failed("kyy", "video_old2", OVERLOADED),  # retried: attempt 2 still running
+        running,
+        failed("kyy", "video_byid", TRANSIENT),  # added by id
+        failed("kyy", "video_max", TRANSIENT),  # at max_attempts
+        failed("kyy", "video_good", TRANSIENT),  # retried
+    ]
+    with Store.open(tmp_path / "tasks.db") as store:
+        seed_store(store, tasks)
+        created(store, tasks[0], "bad")
+        created(store, tasks[1], "old1")
+        created(store, done, "old1-again", attempt=2)
+        created(store, tasks[3], "old2")
+        created(store, running, "old2-again", attempt=2)
+        created(store, tasks[6], "max", attempt=3)
+        created(store, tasks[7], "good")
+        # link the second attempts to the first (as `record_retries` does)
+        with store.transaction(durable=False) as conn:
+            for old, new in (("video_old1", "video_ok2"), ("video_old2", "video_run2")):
+                conn.execute("UPDATE requests SET previous_id = ? WHERE task_id = ?", (old, new))
+        keys = [t.key for t in tasks if t.state is State.FAILED]
+        plan = plan_retries(store, keys, max_attempts_of=lambda provider: 3)
+    assert [r.previous_id for r in plan.requests] == ["video_good"]
+    assert skip_counts(plan.skipped) == {
+        "not a transient failure (content policy, invalid parameter…)": ["video_bad1"],
+        "its newest attempt succeeded": ["video_old1"],
+        "its newest attempt is still queued or running": ["video_old2"],
+        "added by id: no stored request to send again": ["video_byid"],
+        "max_attempts reached": ["video_max"],
+    }
+
+
+async def test_c_in_the_requests_view_lists_created_requests_with_their_task(make_dash) -> None:
+    tasks = [*sample_tasks(), failed("kyy", "video_flaky1", TRANSIENT)]
+    dash: Dash = make_dash(tasks)
+    created(dash.store, tasks[-1], "shot-7")
+    app = dash.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        screen = requests_screen(app)
+        assert screen.view.lines() == []
+        assert "No request waits" in screen_text(app)
+        await pilot.press("c")
+        await settle(pilot)
+        [line] = screen.view.lines()
+        assert line.startswith("created") and "shot-7" in line and "video_flaky1" in line
+        await pilot.press("c")
+        await settle(pilot)
+        assert screen.view.lines() == []

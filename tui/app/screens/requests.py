@@ -1,4 +1,5 @@
-"""`v`: the create requests that are not tracked tasks (yet): uncertain, rejected, sending, pending.
+"""`v`: the create requests not tracked as tasks (yet): uncertain, rejected, sending, pending
+(`c` lists the created ones too, each with its task id).
 
 A screen of its own over the dashboard (polling and submitting go on beneath it); it reads the
 store at most once a second while it is shown, a bounded page each time (see
@@ -31,6 +32,7 @@ class RequestsScreen(Screen[None]):
     HELP_GROUP: ClassVar[str] = "Requests view"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,v", "close", "Back", id="requests.close"),
+        Binding("c", "toggle_created", "Show created", id="requests.created"),
     ]
     DEFAULT_CSS = """
     RequestsScreen { layout: vertical; }
@@ -44,6 +46,7 @@ class RequestsScreen(Screen[None]):
         self.seedance = seedance
         self.refresh_every = refresh_every
         self.title_text = ""
+        self.show_created = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="requests-title")
@@ -65,7 +68,7 @@ class RequestsScreen(Screen[None]):
         """Read a page of requests and show it (cheap: bounded reads, redrawn on change)."""
         app = self.seedance
         try:
-            page = read_page(app.store)
+            page = read_page(app.store, created=self.show_created)
         except Exception as exc:  # a busy or vanished store: say so, keep the view
             app.warn(f"could not read the requests: {exc}")
             return
@@ -85,6 +88,13 @@ class RequestsScreen(Screen[None]):
                     )
                 )
             self.query_one("#requests-title", Static).update(Content.assemble(*parts))
+
+    def action_toggle_created(self) -> None:
+        """Created requests too (each with its task id), or only those still waiting."""
+        self.show_created = not self.show_created
+        self.reload()
+        shown = "listed too" if self.show_created else "hidden"
+        self.app.notify(f"Created requests {shown}.", title="Requests")
 
     def action_close(self) -> None:
         self.dismiss()

@@ -52,24 +52,28 @@ class RequestsPage:
     requests: list[CreateRequest]
     counts: dict[RequestState, int]
 
+    created: bool = False  # the created ones are listed too
+
     @property
     def unlisted(self) -> int:
-        listed = sum(self.counts[state] for state in LISTED)
+        states = (*LISTED, RequestState.CREATED) if self.created else LISTED
+        listed = sum(self.counts[state] for state in states)
         return max(0, listed - len(self.requests))
 
 
-def read_page(store: Store, per_state: int = PER_STATE) -> RequestsPage:
-    """The requests to list, `per_state` at most of each listed state (oldest first)."""
+def read_page(store: Store, per_state: int = PER_STATE, *, created: bool = False) -> RequestsPage:
+    """The requests to list, `per_state` at most of each listed state (oldest first); with
+    `created`, the created ones too (last)."""
     counts = dict.fromkeys(RequestState, 0)
     for by_state in request_counts(store).values():
         for state, count in by_state.items():
             counts[state] += count
     requests: list[CreateRequest] = []
-    for state in LISTED:
+    for state in (*LISTED, RequestState.CREATED) if created else LISTED:
         if counts[state]:
             flt = RequestFilter(states=frozenset({state}))
             requests += query_requests(store, flt, limit=per_state)
-    return RequestsPage(requests, counts)
+    return RequestsPage(requests, counts, created)
 
 
 def reason_text(request: CreateRequest) -> str:
