@@ -137,9 +137,13 @@ def offer_retry(screen: DashboardScreen) -> None:
 
     plan = plan_retries(app.store, keys, max_attempts_of=limit)
     if not plan.requests:
-        lines = skipped_lines(plan.skipped)
+        if len(plan.skipped) == 1:
+            [skip] = plan.skipped
+            said = f"Nothing to retry: {skip.task_id}: {skip_kind(skip.reason)}."
+        else:
+            said = f"Nothing to retry in {what}:\n" + "\n".join(skipped_lines(plan.skipped))
         app.notify(
-            "Nothing to retry in " + what + ":\n" + "\n".join(lines),
+            said,
             title="Retry",
             severity="warning",
             timeout=10,
