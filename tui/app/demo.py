@@ -25,10 +25,14 @@ import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.core.clock import Clock, FrozenClock, ScaledClock
 from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
+
+if TYPE_CHECKING:
+    from tui.app.app import SeedanceApp
+    from tui.core.store import Store
 
 DEMO_KINDS: tuple[str, ...] = ("newapi", "kyy", "ark")
 PROVIDER_NAMES = {"newapi": "anyfast-sim", "kyy": "kyy-sim", "ark": "ark-sim"}
@@ -75,8 +79,8 @@ class DemoSession:
             self.config = replace(
                 self.config, download=replace(self.config.download, enabled=False)
             )
-        self._store = None
-        self.app = None
+        self._store: Store | None = None
+        self.app: SeedanceApp | None = None
 
     def build(self) -> Any:
         """Fill the store with a demo batch and return the (not yet running) app."""
@@ -252,14 +256,15 @@ async def _create_up_to(store: Any, client: Any, provider: ProviderConfig, clock
     path = provider.create_endpoint
     made = 0
     while path is not None and live_created(store, provider.name) < provider.max_live:
-        [request] = next_pending(store, provider.name, utc(clock.now())) or [None]
-        if request is None or mark_sending(store, request, utc(clock.now())) is None:
+        due = next_pending(store, provider.name, utc(clock.now()))
+        if not due or mark_sending(store, due[0], utc(clock.now())) is None:
             break
+        request = due[0]
         result = await client.create(path, request.body)
         now = utc(clock.now())
         if result.status is None:
-            error = Failure(None, result.error or "no answer")
-            mark_answered(store, request, RequestState.UNCERTAIN, now, error=error)
+            lost = Failure(None, result.error or "no answer")
+            mark_answered(store, request, RequestState.UNCERTAIN, now, error=lost)
             break
         answer = read_create_answer(result.status, result.body, result.retry_after)
         status, error = result.status, answer.error

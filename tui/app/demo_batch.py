@@ -18,10 +18,10 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tui.core.request_lines import PlannedRequest
-from tui.core.request_store import RecordResult, record_requests
+from tui.core.request_store import Planned, RecordResult, record_requests
 from tui.core.requests import fingerprint
 from tui.core.store import Store
 
@@ -123,7 +123,9 @@ def submit_demo_batch(
         provider = providers[line.kind]
         fp = fingerprint(provider, line.body, line.name)
         planned.append(PlannedRequest(number, provider, line.body, line.name, fp))
-    return record_requests(store, planned, batch=BATCH, now=now)
+    # `Planned` declares plain (writable) attributes, a frozen PlannedRequest has read-only
+    # ones: the same fields, which mypy cannot see
+    return record_requests(store, cast("list[Planned]", planned), batch=BATCH, now=now)
 
 
 def _body(

@@ -11,7 +11,6 @@ allows. Creating a video costs money, so nothing is recorded without the user's 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from textual.content import Content
@@ -28,9 +27,7 @@ if TYPE_CHECKING:
     from tui.app.screens.dashboard import DashboardScreen
 
 # for a task of a provider no longer in the config (its requests wait, `submitter.left()`)
-DEFAULT_MAX_ATTEMPTS: int = next(
-    f.default for f in fields(ProviderConfig) if f.name == "max_attempts"
-)  # type: ignore[assignment]
+DEFAULT_MAX_ATTEMPTS = ProviderConfig(name="", kind="", base_url="").max_attempts
 # (words a RetrySkip reason holds, what the confirmation calls the group), first match wins
 _SKIP_KINDS: tuple[tuple[str, str], ...] = (
     ("not a transient failure", "not a transient failure (content policy, invalid parameter…)"),

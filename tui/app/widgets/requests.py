@@ -94,7 +94,7 @@ def request_line(request: CreateRequest, now: float) -> Content:
     since = request.answered_at or request.sent_at or request.created_at
     name = clean_line(request.name) or request.fingerprint.removeprefix("sha256:")[:12]
     http = str(request.http_status) if request.http_status is not None else "-"
-    cells = [
+    cells: list[str | Content | tuple[str, str]] = [
         (fit(str(state), WIDTHS["state"]), STATE_STYLES.get(state, "")),
         " ",
         (fit(clean_line(request.provider) or "", WIDTHS["provider"]), "bold"),
