@@ -3,11 +3,13 @@
 
 A screen of its own over the dashboard (polling and submitting go on beneath it); it reads the
 store at most once a second while it is shown, a bounded page each time (see
-`tui.app.widgets.requests`), so 10,000 pending requests never freeze it. esc goes back.
+`tui.app.widgets.requests`), in a thread with its own connection, so 10,000 pending requests
+never freeze it. esc goes back.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -17,8 +19,15 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui.app.widgets.requests import RequestsView, counts_text, header_line, read_page
+from tui.app.widgets.requests import (
+    RequestsPage,
+    RequestsView,
+    counts_text,
+    header_line,
+    read_page,
+)
 from tui.core.requests import RequestState
+from tui.core.store import Store
 
 if TYPE_CHECKING:
     from tui.app.app import SeedanceApp
@@ -47,6 +56,7 @@ class RequestsScreen(Screen[None]):
         self.refresh_every = refresh_every
         self.title_text = ""
         self.show_created = False
+        self._reading = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="requests-title")
@@ -65,13 +75,49 @@ class RequestsScreen(Screen[None]):
         self.view.focus()
 
     def reload(self) -> None:
-        """Read a page of requests and show it (cheap: bounded reads, redrawn on change)."""
-        app = self.seedance
-        try:
-            page = read_page(app.store, created=self.show_created)
-        except Exception as exc:  # a busy or vanished store: say so, keep the view
-            app.warn(f"could not read the requests: {exc}")
+        """Read a page of requests in a thread (its own store connection: decoding hundreds of
+        bodies never holds the screen) and show it; one read at a time."""
+        if self._reading:
             return
+        db_path = self.seedance.db_path
+        if db_path is None:  # a store without a file (tests): read it here
+            self._read_here()
+            return
+        self._reading = True
+        self.run_worker(
+            lambda: self._read_in_thread(db_path, self.show_created),
+            thread=True,
+            group="requests-read",
+            exit_on_error=False,
+        )
+
+    def _read_here(self) -> None:
+        try:
+            page = read_page(self.seedance.store, created=self.show_created)
+        except Exception as exc:  # a busy or vanished store: say so, keep the view
+            self._read_failed(exc)
+            return
+        self.show_page(page)
+
+    def _read_in_thread(self, db_path: Path, created: bool) -> None:
+        try:
+            with Store.open(db_path) as store:
+                page = read_page(store, created=created)
+        except Exception as exc:  # a busy or vanished store: said on the screen's thread
+            self.app.call_from_thread(self._read_failed, exc)
+            return
+        self.app.call_from_thread(self.show_page, page)
+
+    def _read_failed(self, exc: Exception) -> None:
+        self._reading = False
+        self.seedance.warn(f"could not read the requests: {exc}")
+
+    def show_page(self, page: RequestsPage) -> None:
+        """Draw one look at the store (redrawn only where something changed)."""
+        self._reading = False
+        if not self.is_mounted or page.created != self.show_created:
+            return  # closed while the thread read, or read before `c` changed what to list
+        app = self.seedance
         self.view.show(page.requests, app.clock.now())
         title = "requests: " + counts_text(page.counts, page.unlisted)
         if title != self.title_text:
@@ -92,6 +138,7 @@ class RequestsScreen(Screen[None]):
     def action_toggle_created(self) -> None:
         """Created requests too (each with its task id), or only those still waiting."""
         self.show_created = not self.show_created
+        self._reading = False  # a read in flight has the old choice: read again now
         self.reload()
         shown = "listed too" if self.show_created else "hidden"
         self.app.notify(f"Created requests {shown}.", title="Requests")

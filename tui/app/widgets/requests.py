@@ -24,7 +24,7 @@ from tui.core.requests import CreateRequest, RequestState
 from tui.core.store import Store
 from tui.core.text_width import fit
 
-PER_STATE = 300  # requests listed per state: a screenful many times over, a bounded read
+PER_STATE = 100  # requests listed per state: screenfuls, and a redraw stays short
 LISTED: tuple[RequestState, ...] = (
     RequestState.UNCERTAIN,
     RequestState.REJECTED,
@@ -88,10 +88,15 @@ def reason_text(request: CreateRequest) -> str:
     return reason or ""
 
 
+def _age(request: CreateRequest, now: float) -> str:
+    """How long the request has been in its state (since it was answered, sent or recorded)."""
+    since = request.answered_at or request.sent_at or request.created_at
+    return age_cell(epoch(since), now)
+
+
 def request_line(request: CreateRequest, now: float) -> Content:
     """One request: state, provider, name, attempt, HTTP status, age, reason."""
     state = request.state
-    since = request.answered_at or request.sent_at or request.created_at
     name = clean_line(request.name) or request.fingerprint.removeprefix("sha256:")[:12]
     http = str(request.http_status) if request.http_status is not None else "-"
     cells: list[str | Content | tuple[str, str]] = [
@@ -105,7 +110,7 @@ def request_line(request: CreateRequest, now: float) -> Content:
         " ",
         fit(http, WIDTHS["http"], align="right"),
         " ",
-        (fit(age_cell(epoch(since), now), WIDTHS["age"], align="right"), "$foreground-muted"),
+        (fit(_age(request, now), WIDTHS["age"], align="right"), "$foreground-muted"),
         "  ",
     ]
     reason = reason_text(request)
@@ -149,16 +154,22 @@ class RequestsView(OptionList):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.requests: list[CreateRequest] = []
         self._signature: tuple[object, ...] | None = None
+        self._plain: list[str] = []
 
     def show(self, requests: Sequence[CreateRequest], now: float) -> None:
-        """Show these requests, keeping the highlighted one where it is."""
-        lines = [request_line(r, now) for r in requests]
-        signature = tuple(line.plain for line in lines)
+        """Show these requests, keeping the highlighted one where it is. The lines are only
+        drawn when something they show changed (compared on the fields, not the text)."""
+        signature = tuple(
+            (r.seq, r.state, r.http_status, r.error, r.attempt, r.task_id, _age(r, now))
+            for r in requests
+        )
         if signature == self._signature:
             return
         keep = self.highlighted_request
         self._signature = signature
         self.requests = list(requests)
+        lines = [request_line(r, now) for r in requests]
+        self._plain = [line.plain for line in lines]
         if not lines:
             self.set_options(
                 [
@@ -185,6 +196,4 @@ class RequestsView(OptionList):
 
     def lines(self) -> list[str]:
         """What the user reads, one request a line (for tests)."""
-        if not self.requests or self._signature is None:
-            return []
-        return [str(line) for line in self._signature]
+        return list(self._plain)
