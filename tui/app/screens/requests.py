@@ -46,7 +46,7 @@ class RequestsScreen(Screen[None]):
     DEFAULT_CSS = """
     RequestsScreen { layout: vertical; }
     RequestsScreen #requests-title { height: auto; padding: 0 1; background: $boost; }
-    RequestsScreen #requests-head { height: 1; padding: 0 1; }
+    RequestsScreen #requests-head { height: 1; }
     RequestsScreen #requests-box { height: 1fr; border-top: solid $primary; padding: 0 1; }
     """
 

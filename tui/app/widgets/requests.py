@@ -38,9 +38,7 @@ STATE_STYLES: dict[RequestState, str] = {
     RequestState.PENDING: "$foreground-muted",
     RequestState.CREATED: "$success",
 }
-UNCERTAIN_HINT = (
-    "may exist at the provider: check its console, then `seedance-tui submit --resend-uncertain`"
-)
+UNCERTAIN_REASON = "no readable answer: the task may exist at the provider"
 WIDTHS = {"state": 10, "provider": 14, "name": 18, "attempt": 3, "http": 4, "age": 5}
 
 
@@ -80,7 +78,7 @@ def reason_text(request: CreateRequest) -> str:
     """Why the request is where it is, in one cleaned line."""
     reason = clean_line(request.error.label) if request.error else ""
     if request.state is RequestState.UNCERTAIN:
-        return f"{reason}: {UNCERTAIN_HINT}" if reason else UNCERTAIN_HINT
+        return reason or UNCERTAIN_REASON
     if request.state is RequestState.PENDING and request.error is not None:
         return f"waiting after: {reason}"  # a 429 or a connection that failed before sending
     if request.state is RequestState.CREATED:
