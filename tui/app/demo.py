@@ -59,6 +59,7 @@ class DemoSession:
     speed: float = DEFAULT_SPEED
     ui: UIConfig = field(default_factory=UIConfig)
     prefill: bool = False
+    max_live: int = DEMO_MAX_LIVE  # per provider (a load test may want every task live at once)
     reuse_prefill: bool = False  # a still picture built again reuses the store polled first
     paused: bool = False
     theme_save_path: Path | None = None
@@ -74,7 +75,7 @@ class DemoSession:
         self.db_path = (self._store_dir or self._tmp) / "tasks.db"
         self.video_host = VideoHost(clock=self.clock).start()
         self.sim = Simulator(clock=self.clock, seed=self.seed, video_host=self.video_host).start()
-        self.config = demo_config(self.sim, self._tmp / "videos", self.ui)
+        self.config = demo_config(self.sim, self._tmp / "videos", self.ui, max_live=self.max_live)
         if self.prefill:  # a still picture: nothing may move after the first frame
             self.config = replace(
                 self.config, download=replace(self.config.download, enabled=False)
@@ -157,7 +158,9 @@ def _memory_dir() -> Path | None:
         return None
 
 
-def demo_config(sim: Any, download_dir: Path, ui: UIConfig | None = None) -> Config:
+def demo_config(
+    sim: Any, download_dir: Path, ui: UIConfig | None = None, *, max_live: int = DEMO_MAX_LIVE
+) -> Config:
     """One provider per dialect, all pointing at the simulator, keys held in memory only."""
     providers = {
         PROVIDER_NAMES[kind]: ProviderConfig(
@@ -167,7 +170,7 @@ def demo_config(sim: Any, download_dir: Path, ui: UIConfig | None = None) -> Con
             api_key=sim.key(kind),
             rate_limit=20.0,
             concurrency=8,
-            max_live=DEMO_MAX_LIVE,
+            max_live=max_live,
             create_rate=DEMO_CREATE_RATE,
         )
         for kind in DEMO_KINDS
