@@ -69,7 +69,7 @@ async def test_the_live_demo_sends_the_rest_as_the_engine_runs() -> None:
         assert 0 < first_wave <= FIRST_WAVE * len(PROVIDER_NAMES)
         async with app.run_test(size=SIZE) as pilot:
             await applied(pilot)
-            assert len(app.index) == first_wave  # the first frame: a batch under way
+            assert len(app.index) >= first_wave  # at once: a batch under way, more coming
 
             def all_sent() -> bool:
                 return len(created_links(app.store)) == tasks
