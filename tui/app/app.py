@@ -379,6 +379,8 @@ class SeedanceApp(App[int]):
 
     def _follow(self) -> None:
         """Once a second in a viewer: read what the poller wrote; take over when it left."""
+        if self._closing or not self.screen_stack:  # a last tick while the app closes
+            return
         feed = self.feed
         try:
             successor = feed.follow(len(self.state.index))
