@@ -393,6 +393,8 @@ class SeedanceApp(App[int]):
 
     def _follow(self) -> None:
         """Once a second in a viewer: read what the poller wrote; take over when it left."""
+        if self._closing or not self.screen_stack:  # a last tick while the app closes
+            return
         feed = self.feed
         try:
             successor = feed.follow(len(self.state.index))
@@ -519,6 +521,7 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
     from tui.app.screens.confirm import ConfirmScreen
     from tui.app.screens.export import ExportScreen
     from tui.app.screens.help import HelpScreen
+    from tui.app.screens.requests import RequestsScreen
     from tui.app.widgets.detail import DetailPane
     from tui.app.widgets.failures import FailuresView
     from tui.app.widgets.log_panel import LogFilter, LogPanel
@@ -535,4 +538,5 @@ def binding_owners() -> tuple[type[DOMNode], ...]:
         ExportScreen,
         HelpScreen,
         DetailPane,
+        RequestsScreen,
     )

@@ -110,6 +110,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("dashboard", "copy_url", "u", "copy('url')", "Copy URL", show=False),
     KeySpec("dashboard", "copy_json", "y", "copy('json')", "Copy JSON", show=False),
     KeySpec("dashboard", "export", "e", "export", "Export"),
+    KeySpec("dashboard", "requests", "v", "requests", "Requests", show=False, group="Views"),
+    KeySpec("dashboard", "retry", "R", "retry", "Retry failed", show=False),
     *(
         KeySpec(
             "dashboard",

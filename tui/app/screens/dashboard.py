@@ -578,6 +578,18 @@ class DashboardScreen(FailureActions, dashboard_keys.KeysTruth, Screen[None]):
         self.log_panel.add_events([Event("notice", data={"message": message})])
         self.app.notify(message, title="Export", markup=False)
 
+    def action_requests(self) -> None:
+        from tui.app.screens.requests import RequestsScreen
+
+        self.app.push_screen(RequestsScreen(self.seedance))
+
+    def action_retry(self) -> None:
+        """`R`: the failed task (or failure group) again, after a confirmation (`tui.app.retry`)."""
+        from tui.app.retry import offer_retry
+
+        if not self._refuse_read_only("retrying"):
+            offer_retry(self)
+
     # -- the command palette ----------------------------------------------------------------------
 
     def system_commands(self) -> Iterable[SystemCommand]:
