@@ -133,3 +133,12 @@ def test_the_eta_is_fed_from_apply_and_says_all_done_when_nothing_is_live() -> N
     s.apply(FeedBatch(tasks={done.key: done}), owns_downloads=True)
     data = s.summary_data(NOW + 10, None, "live")
     assert data.eta is None and data.remaining.live == 0  # nothing live is left
+
+
+def test_the_bar_names_a_failure_group_by_its_title_never_by_its_members() -> None:
+    from tui.app.dashboard_state import scope_label
+    from tui.app.task_view import ViewSpec
+
+    keys = frozenset({("a", "task_1"), ("a", "task_2")})
+    spec = ViewSpec(group_keys=keys, group_title="InternalError: internal error. <id>")
+    assert scope_label(spec) == "failure InternalError: internal error. <id>"

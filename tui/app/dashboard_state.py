@@ -31,7 +31,12 @@ if TYPE_CHECKING:
     from tui.core.engine import Engine
 
 EXPIRY_WARNING = 3600.0  # a finished video whose URL dies within this many seconds is flagged
-SCOPE_WORDS = {"state_filter": "state", "text": "filter", "failure_group": "failure"}
+SCOPE_WORDS = {
+    "state_filter": "state",
+    "text": "filter",
+    "failure_group": "failure",
+    "group_title": "failure",
+}
 """How the bar names a filter of the table's `ViewSpec` (any other field: its own name)."""
 SCOPE_VALUE_CELLS = 40  # a filter value longer than this is cut in the bar
 UNFILTERED = ViewSpec()  # every task, in the default order
@@ -211,8 +216,8 @@ def scope_label(spec: ViewSpec) -> str:
     """`batch spring-ads · state failed · filter ugc`: every filter of the spec, cleaned."""
     parts = []
     for item in dataclasses.fields(spec):
-        if item.name in ("sort_column", "sort_reverse"):
-            continue
+        if item.name in ("sort_column", "sort_reverse", "group_keys"):
+            continue  # the order is no filter; a group's members are named by `group_title`
         value = getattr(spec, item.name)
         if value == item.default or value in (None, ""):
             continue

@@ -384,11 +384,11 @@ class SummaryBar(Widget):
             return False
         self._last = signature
         self._content = content
-        height = len(self._strips)
         self._strips = []
         strips = self._lines_for(width)
-        if len(strips) != height or not width:
-            self.refresh(layout=True)  # a line more or less: the table below moves
+        if len(strips) != self.size.height or not width:
+            # a line more or less than the bar has now: re-lay out (the table below moves)
+            self.refresh(layout=True)
             return True
         for y, strip in enumerate(strips):
             self._sent.repaint(self, y, strip)
