@@ -330,9 +330,8 @@ class Downloader:
             self._running[job.key] = live
             try:
                 await self._process(live)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    self._set(live.task, Download(DownloadState.PENDING, path=_str(live.path)))
+            except asyncio.CancelledError:  # stopped mid-transfer: pending again, .part kept
+                self._set(live.task, Download(DownloadState.PENDING, path=_str(live.path)))
                 raise
             except Exception as exc:  # a bug must not stop the other downloads
                 log.exception("download of %s/%s crashed", job.provider, job.id)
