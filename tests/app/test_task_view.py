@@ -15,7 +15,8 @@ import pytest
 from rich.cells import cell_len
 
 from tui.app import format as fmt
-from tui.app.task_view import SORT_COLUMNS, STATE_RANK, TaskIndex, TaskView, ViewSpec
+from tui.app.task_sort import SORT_COLUMNS, STATE_RANK
+from tui.app.task_view import TaskIndex, TaskView, ViewSpec
 from tui.core.expiry import video_expiry
 from tui.core.model import Download, DownloadState, Failure, State, Task, Tokens
 

@@ -39,7 +39,8 @@ from tui.app.feeds import Feed, FeedBatch
 from tui.app.log_forward import forward_logs
 from tui.app.screens.dashboard import DashboardScreen
 from tui.app.submission_counts import SubmissionCounts
-from tui.app.task_view import STATE_RANK, TaskIndex
+from tui.app.task_sort import STATE_RANK
+from tui.app.task_view import TaskIndex
 from tui.app.terminal import EXIT_HANGUP, EXIT_TERM, ExitSignals, leave_dead_terminal, terminal_gone
 from tui.app.themes import DEFAULT_THEME, ThemeSet, load_themes, user_theme_dir
 from tui.core import APP_NAME

@@ -19,6 +19,7 @@ from tui.core import APP_NAME
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.notifications import SeverityLevel
 
 CLIPBOARD_FILE = "clipboard.txt"
 TMUX_HINT = "set -g set-clipboard on"  # tmux drops OSC 52 without it (its default is external)
@@ -91,6 +92,6 @@ def copy_text(
     except OSError as exc:
         written, error = None, exc.strerror or str(exc)
     result = CopyResult(path=written, osc52_likely=osc52_doubtful(env) is None, error=error)
-    severity = "information" if result.osc52_likely and written else "warning"
+    severity: SeverityLevel = "information" if result.osc52_likely and written else "warning"
     app.notify(copy_message(what, result, env), title="Copy", severity=severity, markup=False)
     return result

@@ -33,11 +33,17 @@ NO_VALUE = ""
 
 
 class ProgressLike(Protocol):
-    """What the table needs of `tui.core.downloads.DownloadProgress`."""
+    """What the table needs of `tui.core.downloads.DownloadProgress` (read-only properties: that
+    class is frozen, and a plain attribute here would ask for one that can be set)."""
 
-    bytes: int
-    total: int | None
-    speed: float
+    @property
+    def bytes(self) -> int: ...
+
+    @property
+    def total(self) -> int | None: ...
+
+    @property
+    def speed(self) -> float: ...
 
 
 def state_cell(state: State) -> str:

@@ -7,49 +7,22 @@ Pure Python, no Textual, because it must stay fast at 100,000 tasks and be testa
   cache key) and the counts per state, all kept up to date on `upsert`.
 - `ViewSpec` is what the user asked to see: filter text (`!` inverts), a state filter, a
   failure label or a failure group's keys, a sort column and direction.
-- `TaskView` is the ordered list of keys matching a spec. Sort values are precomputed per
-  task; an upsert of a few tasks moves them with `bisect` instead of re-sorting 100,000 rows, and
-  a filter keystroke is one comprehension over precomputed haystacks.
+- `TaskView` is the ordered list of keys matching a spec. Sort values (`tui.app.task_sort`) are
+  precomputed per task; an upsert of a few tasks moves them with `bisect` instead of re-sorting
+  100,000 rows, and a filter keystroke is one comprehension over precomputed haystacks.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tui.app.task_sort import SORT_COLUMNS, SORT_LAST, SORT_VALUE, or_last
 from tui.core.batch_summary import NO_BATCH
-from tui.core.expiry import needs_download, video_expiry
-from tui.core.model import LIVE_STATES, TERMINAL_STATES, DownloadState, Key, State, Task
-
-SORT_COLUMNS: tuple[str, ...] = (
-    "state", "id", "provider", "batch", "model", "progress", "age", "duration", "resolution",
-    "tokens", "next_poll", "download", "expires", "failure",
-)  # fmt: skip
-"""Every column of the table, in display order; each one sorts."""
-
-# The default order: what needs a look first (running, queued), then problems, success last.
-STATE_RANK: dict[State, int] = {
-    State.RUNNING: 0,
-    State.QUEUED: 1,
-    State.UNKNOWN: 2,
-    State.FAILED: 3,
-    State.MISSING: 4,
-    State.EXPIRED: 5,
-    State.CANCELLED: 6,
-    State.SUCCEEDED: 7,
-}
-_DOWNLOAD_RANK: dict[DownloadState, int] = {
-    DownloadState.RUNNING: 0,
-    DownloadState.PENDING: 1,
-    DownloadState.FAILED: 2,
-    DownloadState.EXPIRED: 3,
-    DownloadState.DONE: 4,
-    DownloadState.NONE: 5,
-}
+from tui.core.model import LIVE_STATES, TERMINAL_STATES, Key, State, Task
 
 STATE_GROUPS: dict[str, frozenset[State] | None] = {
     "all": None,
@@ -58,61 +31,6 @@ STATE_GROUPS: dict[str, frozenset[State] | None] = {
     **{str(state): frozenset({state}) for state in State},
 }
 """Words accepted as `ViewSpec.state_filter`: all, live, terminal and every state word."""
-
-
-def _resolution_number(text: str | None) -> int | None:
-    """`1080p` -> 1080, so 480p sorts before 1080p (a string sort would not)."""
-    if not text:
-        return None
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return int(digits) if digits else None
-
-
-def _start(task: Task) -> float | None:
-    moment = task.created_at or task.added_at
-    return None if moment is None else moment.timestamp()
-
-
-def url_deadline(task: Task) -> float | None:
-    """When the video URL of a succeeded, not yet downloaded task stops working (soonest first);
-    None (last) for every other task."""
-    if not needs_download(task):
-        return None
-    deadline = video_expiry(task)
-    return None if deadline is None else deadline.timestamp()
-
-
-def _age_value(task: Task) -> float | None:
-    start = _start(task)
-    return None if start is None else -start  # ascending age = youngest first
-
-
-# Sort value per column. None (not known) becomes the column's LAST value, so that every value of
-# a column has one type and Python's sort takes its fast same-type path.
-_LAST_TEXT = "\U0010ffff"
-_LAST_NUMBER = math.inf
-_PRIMARY: dict[str, Callable[[Task], Any]] = {
-    "state": lambda t: STATE_RANK.get(t.state, 9),
-    "id": lambda t: t.id,
-    "provider": lambda t: t.provider,
-    "batch": lambda t: t.batch,
-    "model": lambda t: t.model,
-    "progress": lambda t: t.progress,
-    "age": _age_value,
-    "duration": lambda t: t.duration,
-    "resolution": lambda t: _resolution_number(t.super_resolution or t.resolution),
-    "tokens": lambda t: t.tokens.total,
-    "next_poll": lambda t: (
-        None if t.next_poll_at is None or t.state.terminal else t.next_poll_at.timestamp()
-    ),
-    "download": lambda t: _DOWNLOAD_RANK.get(t.download.state, 9),
-    "expires": url_deadline,
-    "failure": lambda t: None if t.failure is None else t.failure.label.lower(),
-}
-_LAST: dict[str, Any] = {
-    name: _LAST_TEXT if name in ("id", "provider", "batch", "model", "failure") else _LAST_NUMBER
-    for name in _PRIMARY
-}
 
 
 def haystack(task: Task) -> str:
@@ -292,7 +210,7 @@ class ViewSpec:
             raise ValueError(
                 f"unknown state filter {self.state_filter!r}; use one of: {', '.join(STATE_GROUPS)}"
             )
-        if self.sort_column not in _PRIMARY:
+        if self.sort_column not in SORT_VALUE:
             raise ValueError(
                 f"unknown sort column {self.sort_column!r}; use one of: {', '.join(SORT_COLUMNS)}"
             )
@@ -456,12 +374,12 @@ class TaskView:
         if len(pv) < len(index._tasks):
             pv.extend([_ABSENT] * (len(index._tasks) - len(pv)))
         column = self._spec.sort_column
-        primary, last = _PRIMARY[column], _LAST[column]
+        primary, last = SORT_VALUE[column], SORT_LAST[column]
         tasks = index._tasks
         if len(slots) > self.BULK:
             for slot in slots:
                 task = tasks[slot]
-                pv[slot] = _ABSENT if task is None else _value(primary(task), last)
+                pv[slot] = _ABSENT if task is None else or_last(primary(task), last)
             self._base = sorted(
                 [slot for slot, value in enumerate(pv) if value is not _ABSENT],
                 key=pv.__getitem__,
@@ -482,7 +400,7 @@ class TaskView:
                         del rows[in_rows]
                     pv[slot] = _ABSENT
                 continue
-            new = _value(primary(task), last)
+            new = or_last(primary(task), last)
             matches = self._matches(slot, task)
             if old is _ABSENT:
                 pv[slot] = new
@@ -511,9 +429,9 @@ class TaskView:
 
     def _resort(self) -> None:
         column = self._spec.sort_column
-        primary, last = _PRIMARY[column], _LAST[column]
+        primary, last = SORT_VALUE[column], SORT_LAST[column]
         self._pv = pv = [
-            _ABSENT if task is None else _value(primary(task), last) for task in self.index._tasks
+            _ABSENT if task is None else or_last(primary(task), last) for task in self.index._tasks
         ]
         # slot order in, stable sort on the values alone: ties stay in slot order
         self._base = sorted(
@@ -600,7 +518,3 @@ def _in_batch(spec: ViewSpec, task: Task) -> bool:
     return (spec.provider is None or task.provider == spec.provider) and (
         spec.batch is None or _batch_label(task) == spec.batch
     )
-
-
-def _value(primary: Any, last: Any) -> Any:
-    return last if primary is None else primary

@@ -4,17 +4,18 @@ user's keys do there.
 The app (`tui.app.app`) owns the data flow: it folds each batch into `DashboardState` and then
 asks this screen to `show_changes`. The screen owns the widgets and the actions; an action that
 changes tasks (add, remove, poll now) goes through the feed's engine and then shows its result
-at once, not at the next tick.
+at once, not at the next tick. Groups of actions live in mixins: the task actions
+(`task_actions.TaskActions`), the failures view's (`failure_actions.FailureActions`) and the
+footer's truth (`dashboard_keys.KeysTruth`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -22,14 +23,11 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
-from textual.worker import Worker, WorkerState
 
 from tui.app import keymap as keys
-from tui.app.clipboard import copy_text
-from tui.app.export_job import ExportJob, json_for_copy, write_export
-from tui.app.feeds import FeedBatch
 from tui.app.screens import dashboard_keys
 from tui.app.screens.failure_actions import FailureActions
+from tui.app.screens.task_actions import TaskActions
 from tui.app.widgets.batches import BatchesView, batch_filter_words
 from tui.app.widgets.detail import DetailPane
 from tui.app.widgets.failures import FailuresView
@@ -55,7 +53,7 @@ def _on_screen(binding: BindingType) -> BindingType:
     return binding
 
 
-class DashboardScreen(FailureActions, dashboard_keys.KeysTruth, Screen[None]):
+class DashboardScreen(FailureActions, TaskActions, dashboard_keys.KeysTruth, Screen[None]):
     """The one main screen; its bindings (remappable, see `tui.app.keymap`) drive the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [_on_screen(b) for b in keys.bindings("dashboard")]
@@ -385,198 +383,11 @@ class DashboardScreen(FailureActions, dashboard_keys.KeysTruth, Screen[None]):
         index = words.index(current) if current in words else 0
         self.action_state_filter(words[(index + step) % len(words)])
 
-    def _selected_key(self) -> Key | None:
-        """The task the user means: the one in the detail pane when it has focus, else the
-        table's cursor."""
-        if self.app.focused is self.detail and self.detail.task_key is not None:
-            return self.detail.task_key
-        return self.table.cursor_key
-
-    def _refuse_read_only(self, what: str) -> bool:
-        app = self.seedance
-        if app.read_only:
-            app.notify(
-                f"Read-only: {app.feed.status()}, so {what} is up to that process.",
-                title="Viewer mode",
-                severity="warning",
-                markup=False,
-            )
-            return True
-        return False
-
-    async def action_poll_now(self) -> None:
-        app = self.seedance
-        key = self._selected_key()
-        if key is None:
-            app.notify("No task selected.", severity="warning")
-            return
-        if self._refuse_read_only("polling"):
-            return
-        engine = app.engine
-        assert engine is not None  # a feed that is not read-only polls
-        try:
-            said = await engine.poll_now(*key)
-        except Exception as exc:  # any failure of one poll is the user's news, not a crash
-            app.warn(f"could not poll {key[1]}: {exc}")
-            return
-        app.apply_pending()  # the user asked: show the answer now, not at the next tick
-        message, severity = dashboard_keys.poll_answer(engine, key, said)
-        app.notify(message, title="Poll", severity=severity, markup=False)
-        if self.detail.display and self.detail.task_key == key:
-            self.load_detail(key)  # the provider's state, as the engine knows it now
-
     def action_toggle_pause(self) -> None:
         if self._refuse_read_only("pausing"):
             return
         self.seedance.toggle_pause()
         self.sync_footer()  # "p Resume" (dashboard_keys.KeysTruth)
-
-    def action_remove_task(self) -> None:
-        from tui.app.screens.confirm import ConfirmScreen
-
-        key = self._selected_key()
-        if key is None:
-            self.app.notify("No task selected.", severity="warning")
-            return
-        if self._refuse_read_only("removing tasks"):
-            return
-        question = Content.assemble(
-            "Stop tracking ",
-            (key[1], "bold"),
-            f" at {key[0]}?\n\nIt is only forgotten here: the provider keeps the task, and its "
-            "video is not deleted. You can add the id again later.",
-        )
-
-        async def answered(yes: bool | None) -> None:
-            if yes:
-                await self.remove_tasks([key])
-
-        self.app.push_screen(ConfirmScreen(question, yes="Stop tracking"), answered)
-
-    async def remove_tasks(self, keys_: Sequence[Key]) -> int:
-        app = self.seedance
-        engine = app.engine
-        assert engine is not None
-        removed = 0
-        by_provider: dict[str, list[str]] = {}
-        for provider, task_id in keys_:
-            by_provider.setdefault(provider, []).append(task_id)
-        for provider, ids in by_provider.items():
-            removed += await engine.remove(provider, ids)
-        gone = set(keys_)
-        app.apply_batch(FeedBatch(removed=gone))
-        if self.detail.task_key in gone:
-            self.detail.display = False
-        app.notify(
-            f"Stopped tracking {removed} task{'s' if removed != 1 else ''}.", title="Removed"
-        )
-        return removed
-
-    def action_add_tasks(self) -> None:
-        from tui.app.screens.add_tasks import AddRequest, AddTasksScreen
-
-        if self._refuse_read_only("adding tasks"):
-            return
-
-        async def added(request: AddRequest | None) -> None:
-            if request is not None:
-                await self.add_tasks(request.groups, request.batch)
-
-        self.app.push_screen(AddTasksScreen(self.seedance.config.providers), added)
-
-    async def add_tasks(self, groups: dict[str, list[str]], batch: str | None) -> tuple[int, int]:
-        app = self.seedance
-        engine = app.engine
-        assert engine is not None
-        added = skipped = 0
-        for provider, ids in groups.items():
-            result = await engine.add(provider, ids, batch)
-            added += result.added
-            skipped += result.skipped
-        note = f"Added {added} task{'s' if added != 1 else ''}"
-        if skipped:
-            note += f"; {skipped} already tracked"
-        self.log_panel.add_events(
-            [Event("added", provider, data={"count": len(ids)}) for provider, ids in groups.items()]
-        )
-        app.notify(note + ".", title="Add", markup=False)
-        app.apply_pending()
-        return added, skipped
-
-    def action_copy(self, what: str) -> None:
-        app = self.seedance
-        key = self._selected_key()
-        if key is None:
-            app.notify("No task selected.", severity="warning")
-            return
-        if what == "id":
-            copy_text(app, key[1], "the task id", path=app.clipboard_file)
-            return
-        task = app.store.get(*key, with_raw=(what == "json"))
-        if task is None:
-            app.notify("That task is no longer tracked.", severity="warning")
-            return
-        if what == "url":
-            url = clean_line(task.video_url)
-            if not url:
-                app.notify(f"{key[1]} has no video URL (yet).", severity="warning", markup=False)
-                return
-            copy_text(app, url, "the video URL", path=app.clipboard_file)
-        else:
-            if task.raw is None:
-                app.notify(
-                    f"No upstream body stored for {key[1]} yet.", severity="warning", markup=False
-                )
-                return
-            copy_text(app, json_for_copy(task.raw), "the raw JSON", path=app.clipboard_file)
-
-    def action_export(self) -> None:
-        from tui.app.screens.export import ExportRequest, ExportScreen
-
-        app = self.seedance
-        index = app.state.index
-        switcher = self.query_one(ContentSwitcher)
-        stamp = datetime.fromtimestamp(app.clock.now()).strftime("%Y%m%d-%H%M%S")
-        if switcher.current == "failures":
-            group = self.failures.highlighted_group
-            if group is None:
-                app.notify("No failure group to export.", severity="warning")
-                return
-            keys_ = [k for k in group.keys if k in index]
-            what = "failure group " + (clean_line(group.title) or "")
-            stem = f"seedance-failures-{stamp}"
-        else:
-            keys_ = self.table.visible_keys()
-            what = "the current view"
-            stem = f"seedance-export-{stamp}"
-        if not keys_:
-            app.notify("Nothing to export: the view is empty.", severity="warning")
-            return
-
-        def chosen(request: ExportRequest | None) -> None:
-            if request is not None:
-                self.export_tasks(ExportJob(keys_, request.format, request.path, what))
-
-        app.push_screen(ExportScreen(what, len(keys_), stem, directory=app.export_dir), chosen)
-
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def export_tasks(self, job: ExportJob) -> None:
-        """Write in a thread with its own store connection: 100,000 bodies never block the UI.
-        A failure ends the worker in error, which the app shows."""
-        db_path = self.seedance.db_path
-        assert db_path is not None
-        message = write_export(db_path, job)
-        self.app.call_from_thread(self._exported, message)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """An export that failed (disk full, folder gone) says so; the screen stays."""
-        worker = event.worker
-        if worker.group == "export" and event.state == WorkerState.ERROR:
-            self.seedance.show_error(worker.error)
-
-    def _exported(self, message: str) -> None:
-        self.log_panel.add_events([Event("notice", data={"message": message})])
-        self.app.notify(message, title="Export", markup=False)
 
     def action_requests(self) -> None:
         from tui.app.screens.requests import RequestsScreen

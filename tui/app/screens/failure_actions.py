@@ -10,6 +10,7 @@ and `check_action` hides the keys that act on one task, so the footer shows only
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual.content import Content
@@ -48,7 +49,7 @@ class FailureActions(Screen[None]):
 
         def _update_left_title(self) -> None: ...
 
-        async def remove_tasks(self, keys_: list[tuple[str, str]]) -> int: ...
+        async def remove_tasks(self, keys_: Sequence[tuple[str, str]]) -> int: ...
 
     def failures_shown(self) -> bool:
         return self.query_one(ContentSwitcher).current == "failures"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tui.app import format as fmt
-from tui.app.task_view import SORT_COLUMNS
+from tui.app.task_sort import SORT_COLUMNS
 from tui.core.text_width import ELLIPSIS, cell_width, cut
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Set
 
 from tui.app import format as fmt
-from tui.app.task_view import url_deadline
+from tui.app.task_sort import url_deadline
 from tui.app.widgets.column_plan import BY_NAME, InView
 from tui.core.clean import clean_line
 from tui.core.model import DownloadState, Key, State, Task

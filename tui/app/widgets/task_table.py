@@ -32,7 +32,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.app import format as fmt
-from tui.app.task_view import SORT_COLUMNS, TaskIndex, TaskView, ViewSpec
+from tui.app.task_sort import SORT_COLUMNS
+from tui.app.task_view import TaskIndex, TaskView, ViewSpec
 from tui.app.widgets import task_cells
 from tui.app.widgets.column_plan import (
     COLUMNS,
