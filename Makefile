@@ -26,8 +26,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check tui tests
 	$(BIN)/ruff format --check tui tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
-## Type-check the package (strict for tui.core; see [tool.mypy] in pyproject.toml).
+## Type-check the package alone (strict for tui.core; see [tool.mypy] in pyproject.toml).
 typecheck: $(STAMP)
 	$(BIN)/mypy
 

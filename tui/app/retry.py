@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 from textual.widgets import ContentSwitcher
 
+from tui.app.widgets.failures import group_title
 from tui.core.clean import clean_line
 from tui.core.clock import utc
 from tui.core.config import ProviderConfig
@@ -96,19 +97,16 @@ def keys_to_retry(screen: DashboardScreen) -> tuple[list[Key], str]:
     view, else the selected task."""
     app = screen.seedance
     if screen.query_one(ContentSwitcher).current == "failures":
-        label = screen.failures.highlighted_group
-        if label is None:
+        group = screen.failures.highlighted_group
+        if group is None:
             return [], "no failure group"
         index = app.state.index
         keys = [
             key
-            for key in index
-            if (task := index.get(key)) is not None
-            and task.state in (State.FAILED, State.EXPIRED)
-            and task.failure is not None
-            and task.failure.label == label
+            for key in group.keys
+            if (task := index.get(key)) is not None and task.state in (State.FAILED, State.EXPIRED)
         ]
-        return keys, f"failure group {label}"
+        return keys, f"failure group {group_title(group)}"
     detail = screen.detail
     key = detail.task_key if app.focused is detail else screen.table.cursor_key
     return ([key], key[1]) if key is not None else ([], "no task")
