@@ -241,7 +241,7 @@ def test_a_sigkill_mid_download_loses_nothing_and_the_next_watch_finishes(
     world = World(sim, host, tmp_path, tmp_path / "tasks.db")
     ids = world.batch([0.3, 0.5, 0.8, 1.0, 1.2, 30.0])
     for task_id in ids:
-        host.faults.add(f"{task_id}.mp4", "slow", rate=40_000, times=None)  # 0.5 s a video
+        host.faults.add(f"{task_id}.mp4", "slow", rate=8_000, times=None)  # 2.5 s a video
     watch = world.watch()
     watch.until(lambda e: e["event"] == "download" and e["state"] == "done", timeout=20)
     deadline = time.monotonic() + 10

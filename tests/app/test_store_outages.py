@@ -101,6 +101,7 @@ async def test_the_dashboard_rides_out_a_full_store_disk(
             assert app.engine_error is None
 
 
+@pytest.mark.serial  # its waits are real seconds against SQLite's 15 s busy timeout: alone
 @pytest.mark.parametrize("seconds", [5, 30])
 async def test_the_dashboard_rides_out_a_locked_store(
     seconds: int, tmp_path: Path, make_dash: Callable[..., Dash]
