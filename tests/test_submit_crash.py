@@ -4,6 +4,7 @@ leaves a sound store every time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -43,7 +44,9 @@ def start(db: Path, sim: Simulator) -> subprocess.Popen[bytes]:
 
 
 def integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
+    """Closed here, not by the garbage collector: a connection left open would stay open while
+    the next runner runs (sqlite3's `with` only commits), and close at a random moment."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
