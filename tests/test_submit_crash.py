@@ -5,6 +5,7 @@ leaves a sound store every time."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -48,6 +49,36 @@ def integrity(db: Path) -> str:
     the next runner runs (sqlite3's `with` only commits), and close at a random moment."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def files_held_open(folder: Path) -> set[str]:
+    """Names of the files in `folder` this process has a descriptor of."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone already
+            target = Path(os.readlink(fd))
+            if target.parent == folder:
+                held.add(target.name)
+    return held
+
+
+def test_the_check_between_two_runners_holds_nothing_open_while_the_next_one_runs(
+    tmp_path: Path,
+) -> None:
+    """A connection of this process left open would still hold the store while the next runner
+    writes, and close whenever the garbage collector gets to it (sqlite3's `with` only
+    commits): the store's `-wal` and `-shm` must be let go of before the next runner starts."""
+    db = tmp_path / "tasks.db"
+    with Store.open(db) as store:
+        record_requests(store, planned("ark", 2), batch="crash", now=datetime.now(UTC))
+    collecting = gc.isenabled()
+    gc.disable()  # only an explicit close lets go now
+    try:
+        assert integrity(db) == "ok"
+        assert not files_held_open(tmp_path) & {"tasks.db-wal", "tasks.db-shm"}
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def test_sigkill_at_random_moments_never_creates_twice(tmp_path: Path) -> None:
