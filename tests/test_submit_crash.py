@@ -4,6 +4,9 @@ leaves a sound store every time."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import json
 import os
 import random
@@ -13,14 +16,17 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from crash_submit_runner import KEY_ENV, PROVIDER_ENV
 from submit_helpers import planned
 
-from tui.core.request_store import query_requests, record_requests
+from tui.core.clock import SystemClock
+from tui.core.request_store import mark_sending, next_pending, query_requests, record_requests
 from tui.core.requests import RequestState
 from tui.core.store import Store
+from tui.core.store_writer import StoreWriter
 from tui.sim import Simulator, fingerprint
 
 RUNNER = Path(__file__).with_name("crash_submit_runner.py")
@@ -43,8 +49,40 @@ def start(db: Path, sim: Simulator) -> subprocess.Popen[bytes]:
 
 
 def integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
+    """Closed here, not by the garbage collector: a connection left open would stay open while
+    the next runner runs (sqlite3's `with` only commits), and close at a random moment."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def files_held_open(folder: Path) -> set[str]:
+    """Names of the files in `folder` this process has a descriptor of."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone already
+            target = Path(os.readlink(fd))
+            if target.parent == folder:
+                held.add(target.name)
+    return held
+
+
+def test_the_check_between_two_runners_holds_nothing_open_while_the_next_one_runs(
+    tmp_path: Path,
+) -> None:
+    """A connection of this process left open would still hold the store while the next runner
+    writes, and close whenever the garbage collector gets to it (sqlite3's `with` only
+    commits): the store's `-wal` and `-shm` must be let go of before the next runner starts."""
+    db = tmp_path / "tasks.db"
+    with Store.open(db) as store:
+        record_requests(store, planned("ark", 2), batch="crash", now=datetime.now(UTC))
+    collecting = gc.isenabled()
+    gc.disable()  # only an explicit close lets go now
+    try:
+        assert integrity(db) == "ok"
+        assert not files_held_open(tmp_path) & {"tasks.db-wal", "tasks.db-shm"}
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def test_sigkill_at_random_moments_never_creates_twice(tmp_path: Path) -> None:
@@ -82,3 +120,44 @@ def test_sigkill_at_random_moments_never_creates_twice(tmp_path: Path) -> None:
         for record in sim.created("ark"):
             assert record.task_id in tracked or by_body[record.fingerprint] in uncertain
         assert sum(1 for r in requests if r.state is RequestState.CREATED) >= REQUESTS - 10
+
+
+READ_STATES = (
+    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+    "print(' '.join(s for (s,) in c.execute('select state from requests order by seq'))); "
+    "c.close()"
+)
+
+
+def test_a_reader_closing_in_another_process_never_takes_the_senders_commits(
+    tmp_path: Path,
+) -> None:
+    """The engine's two connections (the loop's, and the writer thread's opened beside it) keep
+    this process's locks on the store the whole time: another process that reads the store
+    and closes (the dashboard, a check between two runners) must never take itself for the
+    last connection and delete the `-wal` that `sending` marks are still written to (a crash
+    after that would lose them, and the requests would be sent again)."""
+    db = tmp_path / "tasks.db"
+    now = datetime.now(UTC)
+    with Store.open(db) as store:
+        record_requests(store, planned("ark", 2), batch="crash", now=now)
+
+    def others_see() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", READ_STATES, str(db)], capture_output=True, check=True
+        )
+        return done.stdout.decode().strip()
+
+    async def send_two() -> str:
+        with Store.open(db) as store:
+            first, second = next_pending(store, "ark", now, limit=2)
+            writer = StoreWriter(db, clock=SystemClock())
+            try:
+                assert await writer.call(partial(mark_sending, request=first, now=now))
+                others_see()  # opens, reads and closes while both of ours are open
+                assert await writer.call(partial(mark_sending, request=second, now=now))
+                return others_see()
+            finally:
+                await writer.aclose()
+
+    assert asyncio.run(send_two()) == "sending sending"

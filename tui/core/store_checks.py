@@ -90,10 +90,10 @@ def wants_immutable(path: Path, header: bytes) -> bool:
 
 
 # Files this process found to be seedance-tui stores (device, inode). A second open of one (the
-# engine's writer thread, the dashboard's workers) skips the check: its read-only connection
-# (immutable for a WAL file without a `-wal`) would be opened and closed beside the connection
-# already open, and closing a descriptor of the file drops every POSIX lock this process holds
-# on it (see `_HEADER_FDS`).
+# engine's writer thread, the dashboard's workers) skips the check and its extra connection.
+# (Not a lock hazard, measured: SQLite keeps the descriptor of a closed connection open while
+# another connection of the process holds a lock on the file; only a descriptor opened outside
+# SQLite drops the locks when closed, see `_HEADER_FDS`.)
 _KNOWN_OURS: set[tuple[int, int]] = set()
 
 
