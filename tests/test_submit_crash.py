@@ -119,7 +119,12 @@ def test_sigkill_at_random_moments_never_creates_twice(tmp_path: Path) -> None:
         uncertain = {r.fingerprint for r in requests if r.state is RequestState.UNCERTAIN}
         for record in sim.created("ark"):
             assert record.task_id in tracked or by_body[record.fingerprint] in uncertain
-        assert sum(1 for r in requests if r.state is RequestState.CREATED) >= REQUESTS - 10
+        # Every request ends created or uncertain (no refusal in this run), and the batch gets
+        # done: each kill may leave the creates it had in flight uncertain (up to max_live), so
+        # how many end uncertain depends on the machine's load; most are created.
+        created = sum(1 for r in requests if r.state is RequestState.CREATED)
+        assert created + len(uncertain) == REQUESTS
+        assert created >= REQUESTS // 2
 
 
 READ_STATES = (
