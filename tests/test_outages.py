@@ -57,14 +57,14 @@ class World:
             timeout=60,
         )
 
-    def batch(self, run_seconds: list[float]) -> list[str]:
+    def batch(self, run_seconds: list[float], video_bytes: int = 20_000) -> list[str]:
         """One task per run time, every fifth one failing; all tracked by `add`."""
         ids = []
         for n, run_s in enumerate(run_seconds):
             outcome = "failed" if n % 5 == 4 else "succeeded"
             ids.append(
                 self.sim.add_task(
-                    "kyy", queue_s=0.2, run_s=run_s, outcome=outcome, video_bytes=20_000
+                    "kyy", queue_s=0.2, run_s=run_s, outcome=outcome, video_bytes=video_bytes
                 )
             )
         added = self.cli("add", *ids)
@@ -239,9 +239,11 @@ def test_a_sigkill_mid_download_loses_nothing_and_the_next_watch_finishes(
     from, a `.part` is resumed and no video ends up wrong."""
     sim, host = sim_and_host
     world = World(sim, host, tmp_path, tmp_path / "tasks.db")
-    ids = world.batch([0.3, 0.5, 0.8, 1.0, 1.2, 30.0])
+    # videos larger than the downloader's in-memory buffer (1 MiB), so bytes of one in flight
+    # reach the disk before it ends: 3 MiB at 2 MiB/s
+    ids = world.batch([0.3, 0.5, 0.8, 1.0, 1.2, 30.0], video_bytes=3 * 1024 * 1024)
     for task_id in ids:
-        host.faults.add(f"{task_id}.mp4", "slow", rate=8_000, times=None)  # 2.5 s a video
+        host.faults.add(f"{task_id}.mp4", "slow", rate=2_000_000, times=None)
     watch = world.watch()
     watch.until(lambda e: e["event"] == "download" and e["state"] == "done", timeout=20)
     deadline = time.monotonic() + 10
