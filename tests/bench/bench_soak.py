@@ -167,6 +167,8 @@ class WatchRun:
                 )
             except OSError:
                 return
+            if "VmRSS" not in fields:  # exited, not yet reaped: no memory left to sample
+                return
             rss = int(fields["VmRSS"].split()[0]) / 1024
             self.peak_mb = max(self.peak_mb, int(fields["VmHWM"].split()[0]) / 1024)
             self.rss.append((self.elapsed(), rss))
