@@ -23,6 +23,7 @@ from tui.core.model import TERMINAL_STATES, Event, Failure, Task
 from tui.core.requests import CreateRequest, RequestState
 from tui.core.store import Store
 from tui.core.store_rows import dt_out, dump, event_params
+from tui.core.store_sql import Where
 
 COLUMNS = (
     "seq, provider, fingerprint, name, batch, state, task_id, attempt, previous_id, created_at, "
@@ -207,21 +208,12 @@ def live_created(store: Store, provider: str) -> int:
 def _where(flt: RequestFilter | None) -> tuple[str, list[Any]]:
     if flt is None:
         return "", []
-    clauses: list[str] = []
-    params: list[Any] = []
-    if flt.states is not None:
-        clauses.append("state IN (SELECT value FROM json_each(?))")
-        params.append(dump(sorted(str(s) for s in flt.states)))
-    if flt.provider is not None:
-        clauses.append("provider = ?")
-        params.append(flt.provider)
-    if flt.batch is not None:
-        clauses.append("batch = ?")
-        params.append(flt.batch)
-    if flt.fingerprints is not None:
-        clauses.append("fingerprint IN (SELECT value FROM json_each(?))")
-        params.append(dump(sorted(flt.fingerprints)))
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    where = Where()
+    where.one_of("state", flt.states)
+    where.equals("provider", flt.provider)
+    where.equals("batch", flt.batch)
+    where.one_of("fingerprint", flt.fingerprints)
+    return where.sql()
 
 
 def request_from_row(row: Sequence[Any]) -> CreateRequest:

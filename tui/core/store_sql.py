@@ -126,25 +126,40 @@ UPDATE_SQL = (
 )
 
 
+class Where:
+    """SQL conditions ANDed together, with their parameters, for any table's filter. Sets
+    travel as one JSON parameter (json_each), so a filter of 100,000 ids needs no temporary
+    table and never hits SQLite's variable limit."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def equals(self, column: str, value: object) -> None:
+        """`column = value`, unless value is None (no condition)."""
+        if value is not None:
+            self.clauses.append(f"{column} = ?")
+            self.params.append(value)
+
+    def one_of(self, column: str, values: Iterable[object] | None) -> None:
+        """`column` among `values`, unless values is None (an empty set matches nothing)."""
+        if values is not None:
+            self.clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
+            self.params.append(dump(sorted(str(v) for v in values)))
+
+    def sql(self) -> tuple[str, list[Any]]:
+        return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else "", self.params
+
+
 def where_sql(flt: TaskFilter | None) -> tuple[str, list[Any]]:
-    """SQL conditions for a filter. Sets travel as one JSON parameter (json_each), so a filter
-    of 100,000 ids needs no temporary table and never hits SQLite's variable limit."""
+    """SQL conditions for a task filter."""
     if flt is None:
         return "", []
-    clauses: list[str] = []
-    params: list[Any] = []
-    if flt.states is not None:
-        clauses.append("t.state IN (SELECT value FROM json_each(?))")
-        params.append(dump(sorted(str(s) for s in flt.states)))
-    if flt.provider is not None:
-        clauses.append("t.provider = ?")
-        params.append(flt.provider)
-    if flt.batch is not None:
-        clauses.append("t.batch = ?")
-        params.append(flt.batch)
-    if flt.ids is not None:
-        clauses.append("t.id IN (SELECT value FROM json_each(?))")
-        params.append(dump(sorted(flt.ids)))
+    where = Where()
+    where.one_of("t.state", flt.states)
+    where.equals("t.provider", flt.provider)
+    where.equals("t.batch", flt.batch)
+    where.one_of("t.id", flt.ids)
     if flt.undownloaded:
-        clauses.append("t.video_url <> '' AND t.download_state IS NOT 'done'")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        where.clauses.append("t.video_url <> '' AND t.download_state IS NOT 'done'")
+    return where.sql()
