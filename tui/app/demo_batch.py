@@ -18,18 +18,15 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from tui.core.request_lines import PlannedRequest
 from tui.core.request_store import Planned, RecordResult, record_requests
 from tui.core.requests import fingerprint
 from tui.core.store import Store
-
-V = TypeVar("V")
+from tui.sim.scenarios import DURATIONS, RATIOS, outcome_plan, pick, resolution_for
 
 BATCH = "demo"
-_RATIOS = (("16:9", 55), ("9:16", 25), ("1:1", 10), ("4:3", 5), ("21:9", 5))
-_DURATIONS = ((5, 50), (8, 15), (10, 25), (12, 5), (15, 5))
 _IMAGE_ROLES = ((None, 60), ("reference_image", 20), ("first_frame", 12))
 _SUBJECTS = (
     "a red fox trotting through fresh snow",
@@ -69,14 +66,14 @@ def demo_lines(n: int, seed: int, kinds: Sequence[str]) -> list[DemoLine]:
     unknown_kind = "newapi" if "newapi" in kinds else kinds[0]
     lines: list[DemoLine] = []
     failure_turn = 0
-    for number, outcome in enumerate(_outcomes(n, rng), 1):
+    for number, outcome in enumerate(outcome_plan(n, rng), 1):
         kind = unknown_kind if outcome == "unknown" else kinds[rng.randrange(len(kinds))]
         if outcome == "expired" and kind == "kyy":
             outcome = "cancelled"  # kyy has no expired state
-        model = _pick(rng, MODELS[kind])
+        model = pick(rng, MODELS[kind])
         ultra = model == T.ULTRA_MODEL
         # an ultra task runs at 480p upstream and is super-resolved to the body's resolution
-        resolution = _resolution(model, ultra, rng)
+        resolution = resolution_for(model, rng, ultra)
         queue_s, run_s = timing_for(model, "480p" if ultra else resolution, rng)
         failure: tuple[str | None, str] | None = None
         at_once = False
@@ -132,7 +129,7 @@ def _body(
     kind: str, model: str, resolution: str, rng: random.Random, prompt: str
 ) -> dict[str, Any]:
     """A create body in the dialect's own shape (the docs' field names)."""
-    ratio, duration = _pick(rng, _RATIOS), _pick(rng, _DURATIONS)
+    ratio, duration = pick(rng, RATIOS), pick(rng, DURATIONS)
     audio, seed = rng.random() < 0.8, rng.randint(1, 99_999)
     if kind == "kyy":
         return {
@@ -144,7 +141,7 @@ def _body(
             "seed": seed,
         }
     content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
-    role = _pick(rng, _IMAGE_ROLES)
+    role = pick(rng, _IMAGE_ROLES)
     if role is not None:
         url = f"https://example.com/refs/{rng.randint(1, 40):02}.png"
         content.append({"type": "image_url", "image_url": {"url": url}, "role": role})
@@ -162,31 +159,3 @@ def _body(
 
 def _prompt(rng: random.Random) -> str:
     return f"{rng.choice(_SUBJECTS)}, {rng.choice(_CAMERA)}"
-
-
-def _outcomes(n: int, rng: random.Random) -> list[str]:
-    """The batch's outcome words, shuffled (`nasty` is a failure with a hostile message)."""
-    specials = ["unknown", "nasty"] if n >= 8 else []
-    cancelled = max(1, round(n * 0.05)) if n >= 20 else 0
-    expired = max(1, round(n * 0.04)) if n >= 20 else 0
-    failed = max(0, round(n * 0.15) - len(specials) // 2)
-    plan = specials + ["cancelled"] * cancelled + ["expired"] * expired + ["failed"] * failed
-    plan = plan[:n]
-    plan += ["succeeded"] * (n - len(plan))
-    rng.shuffle(plan)
-    return plan
-
-
-def _resolution(model: str, ultra: bool, rng: random.Random) -> str:
-    if ultra:
-        return "1080p" if rng.random() < 0.2 else "720p"
-    if "1_5" in model or "1-5" in model:
-        return "1080p" if rng.random() < 0.35 else "720p"
-    roll = rng.random()
-    return "480p" if roll < 0.25 else "1080p" if roll > 0.85 else "720p"
-
-
-def _pick(rng: random.Random, weighted: tuple[tuple[V, int], ...]) -> V:
-    values = [value for value, _ in weighted]
-    weights = [weight for _, weight in weighted]
-    return rng.choices(values, weights=weights, k=1)[0]

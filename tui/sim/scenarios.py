@@ -40,8 +40,8 @@ MODELS: dict[str, tuple[tuple[str, int], ...]] = {
     ),
 }
 _ACTIONS = (("generate", 60), ("referenceGenerate", 20), ("firstTailGenerate", 12))
-_RATIOS = (("16:9", 55), ("9:16", 25), ("1:1", 10), ("4:3", 5), ("21:9", 5))
-_DURATIONS = ((5, 50), (8, 15), (10, 25), (12, 5), (15, 5))
+RATIOS = (("16:9", 55), ("9:16", 25), ("1:1", 10), ("4:3", 5), ("21:9", 5))
+DURATIONS = ((5, 50), (8, 15), (10, 25), (12, 5), (15, 5))
 
 
 def demo_batch(
@@ -64,7 +64,7 @@ def demo_batch(
     if not kinds:
         raise ValueError("kinds must name at least one provider kind")
     rng = random.Random(sim.seed * 7919 + n if seed is None else seed)
-    outcomes = _outcomes(n, rng)
+    outcomes = outcome_plan(n, rng)
     now = sim.clock.now()
     out: list[tuple[str, str]] = []
     unknown_kind = "newapi" if "newapi" in kinds else kinds[0]
@@ -73,9 +73,9 @@ def demo_batch(
         kind = unknown_kind if outcome == "unknown" else kinds[rng.randrange(len(kinds))]
         if outcome == "expired" and kind == "kyy":
             outcome = "cancelled"  # kyy has no expired state
-        model = _pick(rng, MODELS[kind])
+        model = pick(rng, MODELS[kind])
         ultra = model == T.ULTRA_MODEL
-        resolution = "480p" if ultra else _resolution(model, rng)
+        resolution = "480p" if ultra else resolution_for(model, rng)
         queue_s, run_s = timing_for(model, resolution, rng)
         failure: tuple[str | None, str] | None = None
         nasty = outcome == "nasty"
@@ -106,18 +106,18 @@ def demo_batch(
             created_at=now - age,
             resolution=resolution,
             super_resolution="1080p" if ultra and rng.random() < 0.2 else "720p",
-            duration=_pick(rng, _DURATIONS),
-            ratio=_pick(rng, _RATIOS),
+            duration=pick(rng, DURATIONS),
+            ratio=pick(rng, RATIOS),
             seed=rng.randint(1, 99_999),
             generate_audio=rng.random() < 0.8,
-            action=_pick(rng, _ACTIONS),
+            action=pick(rng, _ACTIONS),
             video_bytes=rng.randint(200_000, 1_500_000),
         )
         out.append((kind, task_id))
     return out
 
 
-def _outcomes(n: int, rng: random.Random) -> list[str]:
+def outcome_plan(n: int, rng: random.Random) -> list[str]:
     """The batch's outcome words, shuffled (`nasty` is a failure with a hostile message)."""
     specials = ["unknown", "nasty"] if n >= 8 else []
     cancelled = max(1, round(n * 0.05)) if n >= 20 else 0
@@ -130,14 +130,18 @@ def _outcomes(n: int, rng: random.Random) -> list[str]:
     return plan
 
 
-def _resolution(model: str, rng: random.Random) -> str:
+def resolution_for(model: str, rng: random.Random, ultra: bool = False) -> str:
+    """A resolution as a batch would ask for it (an ultra task is made at 720p or 1080p)."""
+    if ultra:
+        return "1080p" if rng.random() < 0.2 else "720p"
     if "1_5" in model or "1-5" in model:
         return "1080p" if rng.random() < 0.35 else "720p"
     roll = rng.random()
     return "480p" if roll < 0.25 else "1080p" if roll > 0.85 else "720p"
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[V, int], ...]) -> V:
+def pick(rng: random.Random, weighted: tuple[tuple[V, int], ...]) -> V:
+    """One value, drawn by weight."""
     values = [value for value, _ in weighted]
     weights = [weight for _, weight in weighted]
     return rng.choices(values, weights=weights, k=1)[0]
