@@ -686,6 +686,9 @@ async def test_demo_with_a_frozen_clock_draws_the_same_screen_twice() -> None:
         with still_demo(tasks=30) as session:
             app = session.build()
             async with app.run_test(size=(120, 40)) as pilot:
+                from tui.app.screenshots import wait_ready
+
+                await wait_ready(pilot)  # every provider answered once (not `idle` any more)
                 await settle(pilot)
                 text = screen_text(app)
                 screens.append(text.split("─log")[0])  # the log carries wall-clock notices
