@@ -145,19 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch = command(
         "watch", "poll until every selected task is finished and its video kept", filters
     )
-    watch.add_argument("--json", action="store_true", help="one JSON object a line per event")
-    watch.add_argument(
-        "--exit-status",
-        action="store_true",
-        help="exit 1 when any selected task ends in a state other than succeeded",
-    )
-    watch.add_argument(
-        "--timeout", type=positive_seconds, metavar="SECONDS", help="give up after this (exit 3)"
-    )
-    watch.add_argument("--no-download", action="store_true", help="do not download finished videos")
-    watch.add_argument(
-        "-v", "--verbose", action="store_true", help="also print polls that changed nothing"
-    )
+    _run_options(watch, "", "exit 1 when any selected task ends in a state other than succeeded")
     watch.set_defaults(func=cmd_watch)
 
     export = command("export", "the task objects as CSV, JSON or JSON lines", filters)
@@ -237,18 +225,10 @@ def _submit_commands(command: Any, filters: argparse.ArgumentParser) -> None:
     submit.add_argument(
         "--watch", action="store_true", help="then send, poll and download here, as watch does"
     )
-    submit.add_argument("--json", action="store_true", help="--watch: one JSON object per event")
-    submit.add_argument(
-        "--exit-status",
-        action="store_true",
-        help="--watch: exit 1 when a task did not succeed or a request was rejected or uncertain",
-    )
-    submit.add_argument(
-        "--timeout", type=positive_seconds, metavar="SECONDS", help="--watch: give up (exit 3)"
-    )
-    submit.add_argument("--no-download", action="store_true", help="--watch: do not download")
-    submit.add_argument(
-        "-v", "--verbose", action="store_true", help="--watch: also polls that changed nothing"
+    _run_options(
+        submit,
+        "--watch: ",
+        "exit 1 when a task did not succeed or a request was rejected or uncertain",
     )
     submit.epilog = (
         'A line is a create body ({"model": ..., ...}) or {"request": {...}, "provider": '
@@ -281,6 +261,22 @@ def _submit_commands(command: Any, filters: argparse.ArgumentParser) -> None:
     )
     retry.add_argument("--yes", "-y", action="store_true", help="do not ask on a terminal")
     retry.set_defaults(func=cmd_retry)
+
+
+def _run_options(parser: argparse.ArgumentParser, when: str, exit_status: str) -> None:
+    """The options of a run that polls until done: `watch`'s own, and `submit --watch`'s
+    (`when` prefixes their help)."""
+    parser.add_argument("--json", action="store_true", help=f"{when}one JSON object per event")
+    parser.add_argument("--exit-status", action="store_true", help=when + exit_status)
+    parser.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help=f"{when}give up (exit 3)"
+    )
+    parser.add_argument(
+        "--no-download", action="store_true", help=f"{when}do not download finished videos"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help=f"{when}also print polls that changed nothing"
+    )
 
 
 def _file_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
