@@ -15,6 +15,7 @@ from tui.core.config import (
     ConfigError,
     DownloadConfig,
     ProviderConfig,
+    StoreConfig,
     load_config,
     mask_key,
     masked,
@@ -360,6 +361,7 @@ def test_the_starter_file_and_the_checker_use_the_dataclass_defaults(tmp_path: P
     download_defaults = _defaults(DownloadConfig)
     for key in ("enabled", "template", "concurrency"):
         assert starter["download"][key] == download_defaults[key], key
+    assert starter["store"] == _defaults(StoreConfig)
 
     bare = write(tmp_path, "[providers.r]\nkind = 'kyy'\nbase_url = 'https://x'\n[download]\n")
     config = load_config(bare, env={})
@@ -508,7 +510,7 @@ def test_create_and_store_keys_have_their_contract_defaults(tmp_path: Path) -> N
         6.5,
         5,
     )
-    assert config.store.give_up_after == 600.0
+    assert (config.store.give_up_after, config.store.busy_timeout) == (600.0, 15.0)
     assert load_config(tmp_path / "none.toml", env={}).providers["kyy"].create_endpoint == (
         "/v1/kyyvideo2/videos"
     )
@@ -520,6 +522,8 @@ def test_create_and_store_keys_have_their_contract_defaults(tmp_path: Path) -> N
         ("[store]", "give_up_after = nan", "give_up_after = nan is not a finite number"),
         ("[store]", "give_up_after = -5", "must be above 0"),
         ("[store]", "give_up = 5", "did you mean give_up_after?"),
+        ("[store]", "busy_timeout = 0", "busy_timeout = 0 must be above 0"),
+        ("[store]", "busy_timeout = '15'", "is not a number"),
         (
             '[providers.a]\nkind = "newapi"\nbase_url = "https://a.example"',
             "max_live = 0",

@@ -20,7 +20,7 @@ from tui.app.app import SeedanceApp, Timings
 from tui.app.build import build_app
 from tui.app.feeds import ViewerFeed
 from tui.core.clock import Clock, FrozenClock
-from tui.core.config import Config, DownloadConfig, ProviderConfig, UIConfig
+from tui.core.config import Config, DownloadConfig, ProviderConfig, StoreConfig, UIConfig
 from tui.core.model import DownloadState, Event, Failure, State, Task, Tokens
 from tui.core.store import Store
 
@@ -196,6 +196,7 @@ def make_config(
     *,
     providers: dict[str, ProviderConfig] | None = None,
     ui: UIConfig | None = None,
+    store: StoreConfig | None = None,
 ) -> Config:
     providers = providers or {
         "anyfast": ProviderConfig("anyfast", "newapi", "http://127.0.0.1:9", api_key="sk-test"),
@@ -204,6 +205,7 @@ def make_config(
     return Config(
         providers=providers,
         download=DownloadConfig(enabled=False, dir=tmp_path / "videos"),
+        store=store or StoreConfig(),
         ui=ui or UIConfig(),
         path=None,
     )
@@ -286,12 +288,13 @@ def make_dash(tmp_path: Path) -> Iterator[Callable[..., Dash]]:
         paused: bool = True,
         viewer: bool = False,
         theme_dirs: list[Path] | None = None,
+        store_config: StoreConfig | None = None,
         **options: Any,
     ) -> Dash:
         db_path = tmp_path / "tasks.db"
         store = Store.open(db_path)
         seed_store(store, sample_tasks() if tasks is None else tasks)
-        config = make_config(tmp_path, providers=providers, ui=ui)
+        config = make_config(tmp_path, providers=providers, ui=ui, store=store_config)
         clock = clock or FrozenClock(T0)
         options.setdefault("theme_save_path", tmp_path / "config.toml")
         options.setdefault("clipboard_file", tmp_path / "clipboard.txt")

@@ -16,7 +16,7 @@ from conftest import Dash, screen_text, wait_until
 from faults import fill, mounted_disk, resize, store_locked
 
 from tui.core.clock import SystemClock
-from tui.core.config import ProviderConfig
+from tui.core.config import ProviderConfig, StoreConfig
 from tui.core.model import State, Task
 from tui.core.store import Store
 from tui.core.store_errors import BUSY_TIMEOUT
@@ -79,7 +79,7 @@ async def test_the_dashboard_rides_out_a_full_store_disk(
     tmp_path: Path, make_dash: Callable[..., Dash]
 ) -> None:
     with Simulator(keys={"kyy": KEY}) as sim, mounted_disk(tmp_path, "6m"):
-        tasks = batch(sim, [0.5, 1.0, 2.0, 6.0, 8.0, 9.0, 10.0, 12.0])
+        tasks = batch(sim, [0.5, 1.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0])
         dash = make_dash(tasks, providers=providers(sim), clock=SystemClock(), paused=False)
         app = dash.app
         async with app.run_test(size=SIZE) as pilot:
@@ -101,16 +101,25 @@ async def test_the_dashboard_rides_out_a_full_store_disk(
             assert app.engine_error is None
 
 
-@pytest.mark.serial  # its waits are real seconds against SQLite's 15 s busy timeout: alone
-@pytest.mark.parametrize("seconds", [5, 30])
+# A lock within the busy wait (3 s of the default 15 s) and one past it (6 s of 1 s): the same
+# two cases as SQLite's default wait with 5 s and 30 s locks, in a fifth of the time.
+@pytest.mark.parametrize(
+    ("seconds", "busy_timeout"), [(3, BUSY_TIMEOUT), (6, 1.0)], ids=["within", "past"]
+)
 async def test_the_dashboard_rides_out_a_locked_store(
-    seconds: int, tmp_path: Path, make_dash: Callable[..., Dash]
+    seconds: int, busy_timeout: float, tmp_path: Path, make_dash: Callable[..., Dash]
 ) -> None:
-    """5 s: within SQLite's busy wait, polling goes on (the writes wait in their thread); 30 s:
-    an outage, shown, then over. Keys work throughout."""
+    """Within `[store] busy_timeout`, polling goes on (the writes wait in their thread); past
+    it, an outage, shown, then over. Keys work throughout."""
     with Simulator(keys={"kyy": KEY}) as sim:
-        tasks = batch(sim, [0.5, 1.0, 2.0, 4.0, seconds / 2, seconds - 2, seconds + 4])
-        dash = make_dash(tasks, providers=providers(sim), clock=SystemClock(), paused=False)
+        tasks = batch(sim, [0.5, 1.0, 2.0, 3.0, seconds / 2, seconds - 1, seconds + 3])
+        dash = make_dash(
+            tasks,
+            providers=providers(sim),
+            clock=SystemClock(),
+            paused=False,
+            store_config=StoreConfig(busy_timeout=busy_timeout),
+        )
         app = dash.app
         async with app.run_test(size=SIZE) as pilot:
             assert await wait_until(pilot, lambda: len(sim.requests) > 3, timeout=10)
@@ -118,14 +127,14 @@ async def test_the_dashboard_rides_out_a_locked_store(
                 locked_at = time.monotonic()
                 before = len(sim.requests)
                 await keys_still_work(pilot, dash)
-                if seconds > BUSY_TIMEOUT:
+                if seconds > busy_timeout:
                     assert await wait_until(
                         pilot,
                         lambda: (
                             "store unavailable:" in screen_text(app)
                             and "polling waits" in screen_text(app)
                         ),
-                        timeout=25,
+                        timeout=busy_timeout + 10,
                     ), screen_text(app)
                     assert "unavailable: the store" in screen_text(app)  # the log line
                     assert "locked" in screen_text(app)

@@ -82,7 +82,7 @@ def run_dashboard(
     from tui.core.store import Store
 
     clock = clock or SystemClock()
-    store = Store.open(db_path)
+    store = Store.open(db_path, busy_timeout=config.store.busy_timeout)
     feed: Feed | None = None
     try:
         feed = open_feed(store, db_path, config, clock)

@@ -57,12 +57,13 @@ def db_path(args: argparse.Namespace) -> Path:
     return resolve_db_path(args.db)
 
 
-def open_store(args: argparse.Namespace, *, writable: bool = True) -> Store:
-    """The store, checked before anything is written (see tui.core.store_checks). Commands that
-    only read pass `writable=False`: a store on a read-only (or full) disk still reads."""
+def open_store(args: argparse.Namespace, config: Config, *, writable: bool = True) -> Store:
+    """The store, checked before anything is written (see tui.core.store_checks), waiting
+    `[store] busy_timeout` for another process's lock. Commands that only read pass
+    `writable=False`: a store on a read-only (or full) disk still reads."""
     from tui.core.store import Store
 
-    return Store.open(db_path(args), writable=writable)
+    return Store.open(db_path(args), writable=writable, busy_timeout=config.store.busy_timeout)
 
 
 def names(items: Iterable[str]) -> str:

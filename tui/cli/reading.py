@@ -22,7 +22,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(args)  # checked even without --refresh: a broken config says so at once
     from tui import output
 
-    store = open_store(args, writable=args.refresh)  # --refresh saves what it polls
+    store = open_store(args, config, writable=args.refresh)  # --refresh saves what it polls
     try:
         flt = task_filter(args, store, config)
         if args.refresh:
@@ -95,7 +95,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if fmt is None:
         suffix = (args.output or "").rsplit(".", 1)[-1].lower()
         fmt = suffix if args.output and suffix in output.WRITERS else "json"
-    store = open_store(args, writable=False)
+    store = open_store(args, config, writable=False)
     try:
         flt = task_filter(args, store, config)
         if args.output in (None, "-"):

@@ -76,7 +76,7 @@ def cmd_requests(args: argparse.Namespace) -> int:
     from tui import output
     from tui.core.request_store import query_requests
 
-    store = open_store(args, writable=False)
+    store = open_store(args, config, writable=False)
     try:
         flt = request_filter(args, store, config, args.state)
         found = query_requests(store, flt)

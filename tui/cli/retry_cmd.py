@@ -37,7 +37,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     from tui.core.request_retry import plan_retries, record_retries
 
     config = load_config(args)
-    store = open_store(args)
+    store = open_store(args, config)
     try:
         keys = _selected(args, store, config)
         if not keys:

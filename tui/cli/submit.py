@@ -49,11 +49,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     planned = _checked_lines(args, config)
     poller = _poller(args)
     if args.dry_run:
-        _print_plan(planned, _already_recorded(args, planned))
+        _print_plan(planned, _already_recorded(args, config, planned))
         print("dry run: nothing recorded")
         return EXIT_OK
     if interactive() and not args.yes:
-        _print_plan(planned, _already_recorded(args, planned))
+        _print_plan(planned, _already_recorded(args, config, planned))
         if not confirm(f"record {len(planned)} create request(s)? they cost money once sent"):
             print("nothing recorded")
             return EXIT_OK
@@ -61,7 +61,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     from tui.core.request_store import record_requests
 
-    store = open_store(args)
+    store = open_store(args, config)
     try:
         result = record_requests(
             store, planned, batch=args.batch, now=datetime.now(UTC), again=args.again
@@ -160,7 +160,9 @@ def _read_lines(path: str) -> list[bytes]:
     return data.split(b"\n")
 
 
-def _already_recorded(args: argparse.Namespace, planned: Sequence[PlannedRequest]) -> int:
+def _already_recorded(
+    args: argparse.Namespace, config: Config, planned: Sequence[PlannedRequest]
+) -> int:
     """How many of the planned lines `submit` would skip (0 with --again, or no store yet)."""
     from tui.cli.options import db_path
 
@@ -168,7 +170,7 @@ def _already_recorded(args: argparse.Namespace, planned: Sequence[PlannedRequest
         return 0
     from tui.core.request_store import RequestFilter, query_requests
 
-    store = open_store(args, writable=False)
+    store = open_store(args, config, writable=False)
     try:
         fingerprints = frozenset(p.fingerprint for p in planned)
         seen = {
@@ -239,7 +241,7 @@ def _resend_uncertain(args: argparse.Namespace) -> int:
     from tui.core.requests import RequestState
 
     config = load_config(args)
-    store = open_store(args)
+    store = open_store(args, config)
     try:
         flt = request_filter(args, store, config, frozenset({RequestState.UNCERTAIN}))
         uncertain = query_requests(store, flt)

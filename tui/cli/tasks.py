@@ -30,7 +30,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     by_provider = _assign_providers(ids, args.provider, config)
     _warn_missing_keys(by_provider, config)
     now = datetime.now(UTC)
-    store = open_store(args)
+    store = open_store(args, config)
     added = skipped = 0
     per_provider: list[str] = []
     try:
@@ -182,7 +182,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     if args.file is not None and not ids:
         fail("nothing to remove: no task ids in the input (leave --file out to remove by filter)")
     config = load_config(args)
-    store = open_store(args)
+    store = open_store(args, config)
     try:
         flt = task_filter(args, store, config)
         if ids:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     config = load_config(args)
-    store = open_store(args)
+    store = open_store(args, config)
     try:
         flt = task_filter(args, store, config)
         if not sum(store.counts(flt).values()) and not _open_requests(store, flt):
@@ -118,7 +118,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     config = dataclasses.replace(
         config, download=dataclasses.replace(config.download, enabled=True)
     )
-    store = open_store(args)
+    store = open_store(args, config)
     try:
         flt = task_filter(args, store, config)
         if flt.states is not None and State.SUCCEEDED not in flt.states:

@@ -65,6 +65,7 @@ class DownloadConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     give_up_after: float = 600.0  # seconds the store may refuse writes before `watch` gives up
+    busy_timeout: float = 15.0  # seconds a write waits for another process's lock: then an outage
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys in seconds, and the most they may say: a larger one (`max_interval = 1e12` for "never")
 # would overflow the datetime of a task's next poll.
-_SECONDS = frozenset({"min_interval", "max_interval", "timeout", "give_up_after"})
+_SECONDS = frozenset({"min_interval", "max_interval", "timeout", "give_up_after", "busy_timeout"})
 _YEAR = 365 * 24 * 3600
 
 
@@ -76,7 +76,7 @@ _PROVIDER_KEYS = (
     "create_rate",
     "max_attempts",
 )
-_STORE_KEYS = ("give_up_after",)
+_STORE_KEYS = ("give_up_after", "busy_timeout")
 _DOWNLOAD_KEYS = ("enabled", "dir", "template", "concurrency")
 _UI_KEYS = ("theme", "keys")
 
@@ -391,7 +391,14 @@ class _Reader:
             StoreConfig,
             "seconds the store may refuse writes before watch gives up",
         )
-        return StoreConfig(give_up_after=give_up_after)
+        busy_timeout = self.number(
+            table,
+            values,
+            "busy_timeout",
+            StoreConfig,
+            "seconds a write waits for another process's lock",
+        )
+        return StoreConfig(give_up_after=give_up_after, busy_timeout=busy_timeout)
 
     def check_template(self, template: str) -> None:
         import string

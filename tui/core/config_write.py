@@ -17,6 +17,7 @@ from tui.core.config_types import (
     Config,
     DownloadConfig,
     ProviderConfig,
+    StoreConfig,
     default_of,
 )
 from tui.core.config_validate import parse_toml
@@ -88,6 +89,18 @@ def starter_config() -> str:
             "fields: " + ", ".join(TEMPLATE_FIELDS),
         ),
         _setting("concurrency", default_of(DownloadConfig, "concurrency"), "downloads at once"),
+        "",
+        "[store]",
+        _setting(
+            "busy_timeout",
+            default_of(StoreConfig, "busy_timeout"),
+            "seconds a write waits for another process's lock",
+        ),
+        _setting(
+            "give_up_after",
+            default_of(StoreConfig, "give_up_after"),
+            "seconds the store may refuse writes before watch exits",
+        ),
         "",
         "[ui]",
         '# theme = "seedance-dark"         # or seedance-light, seedance-contrast, any Textual '

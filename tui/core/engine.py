@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -53,11 +54,11 @@ class Engine:
         video_transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
         store_give_up_after: float | None = None,
-        store_opener: Callable[[Path], Store] = Store.open,
+        store_opener: Callable[[Path], Store] | None = None,
     ) -> None:
         """`store` is read on the caller's loop; every write goes through a `StoreWriter` (its
-        own connection and thread, opened with `store_opener`), so a slow or refusing disk never
-        holds the loop."""
+        own connection and thread, opened with `store_opener`, by default `Store.open` with
+        `[store] busy_timeout`), so a slow or refusing disk never holds the loop."""
         self.store = store
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -81,7 +82,8 @@ class Engine:
             give_up_after=(
                 config.store.give_up_after if store_give_up_after is None else store_give_up_after
             ),
-            opener=store_opener,
+            opener=store_opener
+            or functools.partial(Store.open, busy_timeout=config.store.busy_timeout),
         )
         self.submitter = Submitter(
             store, config, clock=self.clock, writer=self.writer, client_of=self._client,

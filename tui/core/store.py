@@ -91,23 +91,29 @@ class AddResult:
 class Store:
     """Tasks, their upstream bodies and the event log in one SQLite file. See the module doc."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
         """Use `Store.open`; this only wraps an open connection."""
         self._conn = conn
         self.path = path
+        self._busy_timeout = busy_timeout
         self._sync: str | None = None
 
     # --- opening and closing ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, *, writable: bool = True) -> Store:
+    def open(
+        cls, path: Path | str, *, writable: bool = True, busy_timeout: float = BUSY_TIMEOUT
+    ) -> Store:
         """Open (creating parent folders and the file if needed) and bring the schema up to date.
 
         Raises StoreError for a path that cannot hold a store, a file that is not SQLite or
         belongs to another program, a store from a newer seedance-tui, a damaged store, and
         (when `writable`) a store this process may not write. Those are found before a byte
         of the file is written (see store_checks). `writable=False` is for commands that only
-        read: a store on a read-only disk (or a full one) is still read.
+        read: a store on a read-only disk (or a full one) is still read. `busy_timeout`: how
+        many seconds a statement waits for another process's lock before it fails as locked.
         """
         path = Path(path).expanduser()
         try:
@@ -137,13 +143,13 @@ class Store:
             else:
                 conn = sqlite3.connect(
                     str(path),
-                    timeout=BUSY_TIMEOUT,
+                    timeout=busy_timeout,
                     isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                     check_same_thread=False,  # see the module doc: one Store per thread
                 )
         except sqlite3.Error as exc:
-            raise StoreError(path, explain(path, exc)) from exc
-        store = cls(conn, path)
+            raise StoreError(path, explain(path, exc, busy_timeout=busy_timeout)) from exc
+        store = cls(conn, path, busy_timeout=busy_timeout)
         try:
             if header:
                 refuse_if_damaged(path, conn)
@@ -192,7 +198,9 @@ class Store:
             with noting_damage(self.path):
                 yield
         except sqlite3.Error as exc:
-            raise StoreError(self.path, explain(self.path, exc)) from exc
+            raise StoreError(
+                self.path, explain(self.path, exc, busy_timeout=self._busy_timeout)
+            ) from exc
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -9,8 +9,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-# How long a write waits for another process's write transaction before giving up (seconds).
-BUSY_TIMEOUT = 15.0
+from tui.core.config_types import StoreConfig
+
+# How long a write waits for another process's write transaction before giving up (seconds),
+# unless `[store] busy_timeout` says otherwise.
+BUSY_TIMEOUT = StoreConfig.busy_timeout
 # Less free space than this on the store's disk, after an I/O error, means "no space left".
 FULL_BELOW_BYTES = 1 << 20
 
@@ -71,8 +74,9 @@ def is_damage(exc: sqlite3.Error) -> bool:
     return name.startswith("SQLITE_CORRUPT") or "malformed" in str(exc)
 
 
-def explain(path: Path, exc: sqlite3.Error) -> str:
-    """A message for people: which file, what went wrong, what to do."""
+def explain(path: Path, exc: sqlite3.Error, *, busy_timeout: float = BUSY_TIMEOUT) -> str:
+    """A message for people: which file, what went wrong, what to do. `busy_timeout` is how
+    long the connection waited for another process's lock."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
     if name in ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE") or "disk is full" in text:
@@ -92,7 +96,7 @@ def explain(path: Path, exc: sqlite3.Error) -> str:
         return read_only(path, "SQLite may not write to it")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return (
-            f"the store {path} stayed locked by another process for {BUSY_TIMEOUT:.0f} s: "
+            f"the store {path} stayed locked by another process for {busy_timeout:g} s: "
             "try again in a moment"
         )
     if name.startswith("SQLITE_IOERR"):
