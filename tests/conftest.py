@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 
 import pytest
@@ -20,3 +21,36 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the tests marked `slow` over the first quarter of the run, one every few others.
+
+    They spend their time waiting (for a subprocess, for the simulator's tasks), so they are
+    best run beside the tests that keep the CPU busy: found in file order they came last (their
+    files sort after tests/app/) and made a tail of 30 s with idle cores; all first, they left
+    the cores idle at the start. Every xdist worker orders the same way, as it must, and
+    `--maxschedchunk 1` hands the tests out in this order."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if not slow:
+        return
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    step = max(1, len(rest) // (4 * len(slow)))
+    ordered: list[pytest.Item] = []
+    for n, item in enumerate(slow):
+        ordered.append(item)
+        ordered.extend(rest[n * step : (n + 1) * step])
+    ordered.extend(rest[len(slow) * step :])
+    items[:] = ordered
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Spare the garbage collector the imports: every module, class and CSS rule loaded so far
+    lives for the whole run, so it is frozen out of the collector's scans; and the youngest
+    generation is collected every 7,000 allocations, not 700 (the app tests allocate heavily
+    and little of it survives). Measured on three app test files in one process: 38.7 s of
+    CPU, 9.5 s of it collecting, before; 28.3 s, 3.7 s of it collecting, after. Nothing a test
+    checks depends on when garbage is collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7_000, 10, 10)

@@ -23,6 +23,8 @@ from tui.core.model import Event
 from tui.core.requests import RequestState
 from tui.sim import Simulator, fingerprint
 
+pytestmark = pytest.mark.slow  # real `submit --watch` and `retry` runs against the simulator
+
 SECRET = "sk-submit-test-0123456789abcdef"
 TRANSIENT = ("InternalServiceError", "The service encountered an unexpected internal error.")
 POLICY = ("OutputVideoSensitiveContentDetected", "The output video may contain sensitive content.")

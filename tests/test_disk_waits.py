@@ -22,6 +22,8 @@ from tui.core.model import Download, DownloadState, Event, State, Task
 from tui.core.store import Store
 from tui.sim.video_host import VideoHost
 
+pytestmark = pytest.mark.slow  # downloads wait for a real full disk
+
 KB = 1000
 
 

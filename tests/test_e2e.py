@@ -21,6 +21,8 @@ import pytest
 from tui.sim import Simulator
 from tui.sim.video_host import VideoHost
 
+pytestmark = pytest.mark.slow  # real CLI processes against the simulator
+
 MIN_INTERVAL = 0.6
 RATE_LIMIT = 4.0
 KEYS = {"kyy": "sk-sim-kyy-e2e-secret", "newapi": "sk-sim-newapi-e2e-secret"}

@@ -23,6 +23,8 @@ from tui.core.store import Store
 from tui.sim import Simulator
 from tui.sim.video_host import VideoHost
 
+pytestmark = pytest.mark.slow  # `watch` processes wait out real outages
+
 KEY = "sk-sim-kyy-outages"
 OUTCOMES = {"succeeded": "succeeded", "failed": "failed", "cancelled": "cancelled"}
 

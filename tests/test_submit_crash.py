@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import pytest
 from crash_submit_runner import KEY_ENV, PROVIDER_ENV
 from submit_helpers import planned
 
@@ -28,6 +29,8 @@ from tui.core.requests import RequestState
 from tui.core.store import Store
 from tui.core.store_writer import StoreWriter
 from tui.sim import Simulator, fingerprint
+
+pytestmark = pytest.mark.slow  # `submit --watch` processes killed and started again
 
 RUNNER = Path(__file__).with_name("crash_submit_runner.py")
 REQUESTS = 60

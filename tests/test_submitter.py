@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from submit_helpers import config_for, planned, provider_config
 
 from tui.core.clock import ScaledClock
@@ -24,6 +25,8 @@ from tui.core.request_store import (
 from tui.core.requests import RequestState
 from tui.core.store import Store
 from tui.sim import Simulator, fingerprint
+
+pytestmark = pytest.mark.slow  # the simulator's tasks run in (scaled) real time
 
 
 def now() -> datetime:

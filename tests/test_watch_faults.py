@@ -21,6 +21,8 @@ from tui.core.lock import PollerLock
 from tui.sim import Simulator
 from tui.sim.video_host import VideoHost
 
+pytestmark = pytest.mark.slow  # `watch` processes wait out real faults
+
 KEYS = {"kyy": "sk-sim-kyy-faults", "newapi": "sk-sim-newapi-faults"}
 
 

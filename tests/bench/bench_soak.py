@@ -17,8 +17,9 @@ succeeded task's video on disk with the host's bytes, `PRAGMA integrity_check`, 
 file left, zero etiquette violations in the simulator's request log (the rate limit in every
 one-second window, `min_interval` between two polls of one task), no traceback, and the watch
 process's resident memory sampled from /proc (peak, and growth from a quarter in to the end). The
-checks are the test (`tests/test_soak.py` runs the small size); this script never fails on a
-figure. Needs root (it mounts a tmpfs), as the other fault tests do.
+checks are the test (`make bench-smoke`, which CI runs, runs the small size and fails on a
+wrong outcome); it never fails on a figure. Needs root (it mounts a tmpfs), as the other fault
+tests do.
 """
 
 from __future__ import annotations
@@ -412,13 +413,27 @@ def report(soak: Soak) -> str:
 @pytest.mark.bench
 @pytest.mark.timeout(300)
 def test_bench_soak(tmp_path: Path) -> None:
-    print("\n" + report(run_soak(tmp_path, SMALL)))
+    """The small size, in `make bench-smoke` (CI runs it): prints the figures, then fails on
+    any wrong outcome (never on a time)."""
+    soak = run_soak(tmp_path, SMALL)
+    print("\n" + report(soak))
+    assert soak.problems == []
+    assert sum(soak.states.values()) == SMALL.tasks
+    assert soak.videos_kept == soak.states["succeeded"] > 0
+    assert soak.fault_hits >= soak.faulted_tasks > 0  # the providers misbehaved for real
+    assert not any("batch ended before" in step for step in soak.steps), soak.steps
+    assert len([s for s in soak.steps if s.endswith("store disk filled")]) == 2
+    assert len([s for s in soak.steps if "store locked" in s]) == 2
+    states = [event.split()[2] for event in soak.store_events]
+    assert states == ["unavailable:", "available:"] * 2, soak.store_events  # both fills seen
+    assert soak.peak_mb < 150, soak.rss_mb
+    assert soak.growth_mb < 20, soak.rss_mb  # flat: no growth with the tasks done
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="watch over a misbehaving batch: prints figures")
     parser.add_argument("--full", action="store_true", help="20,000 tasks (make soak)")
-    parser.add_argument("--small", action="store_true", help="500 tasks (as in make test)")
+    parser.add_argument("--small", action="store_true", help="500 tasks (as in make bench-smoke)")
     args = parser.parse_args()
     size = FULL if args.full else SMALL if args.small else MEDIUM
     with tempfile.TemporaryDirectory(prefix="seedance-soak-") as folder:

@@ -352,6 +352,14 @@ class SeedanceApp(App[int]):
         """Stop polling, close the engine (and its clients), release the lock, then exit."""
         if self._shutting_down:
             return
+        await self._close_feed()
+        self.exit(code, return_code=code)
+
+    async def _close_feed(self) -> None:
+        """Stop the engine: what its writer still holds is written, its clients and its
+        thread are closed, the poller lock is released. Once, however the app ends."""
+        if self._shutting_down:
+            return
         self._shutting_down = True
         if self._engine_worker is not None:
             self._engine_worker.cancel()
@@ -364,9 +372,11 @@ class SeedanceApp(App[int]):
         except Exception:  # leave anyway: the store holds every change already
             log.warning("closing the feed failed", exc_info=True)
         self._signals.restore()
-        self.exit(code, return_code=code)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        """An app that ends without `shutdown` (Textual's own exit, an error, a test leaving
+        `run_test`) still closes the engine: nothing queued is dropped, no thread is left."""
+        await self._close_feed()
         self._signals.restore()
         if self._stop_forwarding_logs is not None:
             self._stop_forwarding_logs()

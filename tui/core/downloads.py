@@ -49,6 +49,7 @@ from tui.core.paths import TemplateError
 from tui.core.paths import target_path as render_target_path
 from tui.core.redact import quiet_httpx_urls, redact_url
 from tui.core.store import Store, StoreError
+from tui.core.tls import tls_context
 from tui.core.transfer import (
     Fatal,
     FileOpener,
@@ -315,6 +316,7 @@ class Downloader:
                 timeout=httpx.Timeout(self._timeout, connect=min(15.0, self._timeout)),
                 headers={"Accept-Encoding": "identity", "User-Agent": USER_AGENT},
                 limits=httpx.Limits(max_connections=max(2, 2 * self.config.concurrency)),
+                verify=tls_context(),
             )
         return self._client
 

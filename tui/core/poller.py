@@ -44,6 +44,7 @@ from tui.core.jitter import EQUAL, jittered
 from tui.core.model import Snapshot
 from tui.core.ratelimit import PacingLimiter
 from tui.core.redact import mask_secret
+from tui.core.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class ProviderClient:
             timeout=config.timeout,
             follow_redirects=False,
             transport=transport,
+            verify=tls_context(),
         )
         self._slots = asyncio.Semaphore(max(1, int(config.concurrency)))
         self._limiter = PacingLimiter(config.rate_limit, clock)

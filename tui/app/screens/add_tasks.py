@@ -18,8 +18,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from tui.app.widgets.footer import keys_footer
 from tui.core.clean import clean_line
 from tui.core.config import ProviderConfig
 from tui.core.ids import parse_id_lines
@@ -134,7 +135,7 @@ class AddTasksScreen(ModalScreen[AddRequest | None]):
                 yield Button(Content("Cancel"), id="cancel")
                 yield Button(Content("Add valid"), id="add-valid", variant="warning")
                 yield Button(Content("Add"), id="add", variant="primary")
-        yield Footer()
+        yield keys_footer()
 
     def on_mount(self) -> None:
         self.query_one("#problems", Static).display = False

@@ -9,7 +9,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
+
+from tui.app.widgets.footer import keys_footer
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -46,7 +48,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Content("y yes · n or esc no"), id="keys")
                 yield Button(Content(self.no_label), id="no")
                 yield Button(Content(self.yes_label), id="yes", variant="error")
-        yield Footer()
+        yield keys_footer()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

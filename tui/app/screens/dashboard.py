@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from tui.app import keymap as keys
 from tui.app.screens import dashboard_keys
@@ -31,6 +31,7 @@ from tui.app.screens.task_actions import TaskActions
 from tui.app.widgets.batches import BatchesView, batch_filter_words
 from tui.app.widgets.detail import DetailPane
 from tui.app.widgets.failures import FailuresView
+from tui.app.widgets.footer import keys_footer
 from tui.app.widgets.log_panel import LogPanel
 from tui.app.widgets.summary import SummaryBar
 from tui.app.widgets.task_table import TaskTable
@@ -85,7 +86,7 @@ class DashboardScreen(FailureActions, TaskActions, dashboard_keys.KeysTruth, Scr
                     )
                 yield DetailPane(id="detail")
             yield LogPanel(id="log", max_lines=app.log_lines)
-            yield Footer()
+            yield keys_footer()
         yield Static(id="too-small")
 
     def make_table(self) -> TaskTable:

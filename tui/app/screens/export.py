@@ -15,7 +15,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from tui.app.widgets.footer import keys_footer
 
 FORMATS: tuple[str, ...] = ("csv", "json", "jsonl")
 
@@ -70,7 +72,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             with Horizontal():
                 yield Button(Content("Cancel"), id="cancel")
                 yield Button(Content("Export"), id="export", variant="primary")
-        yield Footer()  # the dialog's own keys, not the dashboard's beneath
+        yield keys_footer()  # the dialog's own keys, not the dashboard's beneath
 
     def on_mount(self) -> None:
         self.query_one("#problem", Static).display = False

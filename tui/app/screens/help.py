@@ -15,10 +15,11 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.app.format import STATE_GLYPHS
 from tui.app.keymap import KEYS
+from tui.app.widgets.footer import keys_footer
 from tui.core import APP_NAME
 from tui.core.model import State
 
@@ -160,7 +161,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = f"{APP_NAME} help (esc closes)"
             yield Static(content, id="help-text")
-        yield Footer()
+        yield keys_footer()
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -17,8 +17,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from tui.app.widgets.footer import keys_footer
 from tui.app.widgets.requests import (
     RequestsPage,
     RequestsView,
@@ -63,7 +64,7 @@ class RequestsScreen(Screen[None]):
         with Vertical(id="requests-box"):
             yield Static(header_line(), id="requests-head")
             yield RequestsView(id="requests-list")
-        yield Footer()
+        yield keys_footer()
 
     @property
     def view(self) -> RequestsView:
