@@ -53,15 +53,16 @@ def providers(sim: Simulator) -> dict[str, ProviderConfig]:
 
 async def keys_still_work(pilot, dash: Dash) -> None:  # type: ignore[no-untyped-def]
     """The cursor moves to the next task and back (to the one before, on the last row) while
-    the store takes no writes. Told by task, not by row: the cursor follows its task, which a
-    state change may sort elsewhere meanwhile."""
+    the store takes no writes. Told by the task under the cursor changing each time, not by
+    row numbers: the cursor follows its task, which a state change may sort elsewhere."""
     table = dash.app.table
-    start = table.cursor_key
     there, back = ("k", "j") if table.cursor_row == table.row_count - 1 else ("j", "k")
-    await pilot.press(there)
-    assert await wait_until(pilot, lambda: table.cursor_key not in (start, None), timeout=5)
-    await pilot.press(back)
-    assert await wait_until(pilot, lambda: table.cursor_key == start, timeout=5)
+    for key in (there, back):
+        before = table.cursor_key
+        await pilot.press(key)
+        assert await wait_until(
+            pilot, lambda before=before: table.cursor_key not in (before, None), timeout=5
+        ), (key, before, table.cursor_row, table.row_count)
 
 
 async def everything_lands(pilot, dash: Dash, sim: Simulator, tasks: list[Task]) -> None:  # type: ignore[no-untyped-def]
