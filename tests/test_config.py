@@ -157,6 +157,13 @@ def test_a_key_in_the_file_needs_mode_0600(tmp_path: Path) -> None:
     assert config.providers["relay"].api_key == SECRET
 
 
+def test_config_show_prints_the_store_settings_in_effect(tmp_path: Path) -> None:
+    """`config show` prints every table it reads, `[store]` too, as TOML that loads again."""
+    path = write(tmp_path, "[store]\nbusy_timeout = 3\n")
+    shown = tomllib.loads(masked(load_config(path, env={})))
+    assert shown["store"] == {"busy_timeout": 3.0, "give_up_after": 600.0}
+
+
 def test_a_key_never_shows_in_repr_or_config_show(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -216,6 +216,13 @@ def masked(config: Config) -> str:
             }
         ).rstrip()
     )
+    store = config.store
+    out.append("")
+    out.append(
+        tomlkit.dumps(
+            {"store": {"busy_timeout": store.busy_timeout, "give_up_after": store.give_up_after}}
+        ).rstrip()
+    )
     ui: dict[str, Any] = {}
     if config.ui.theme:
         ui["theme"] = config.ui.theme
