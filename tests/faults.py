@@ -18,7 +18,10 @@ import pytest
 def mounted_disk(path: Path, size: str = "2m") -> Iterator[Path]:
     """A real tmpfs of `size` mounted at `path` (made if missing) for the block's length."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI and the dev machines run as root)")
+        pytest.skip(
+            "a real full disk needs a small tmpfs, and mounting one needs root: "
+            "run the suite as root (as CI and the dev machines do) to run this test"
+        )
     path.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],

@@ -7,6 +7,7 @@ may hold a key. A key is never part of what `config show` prints: only its maske
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -216,13 +217,8 @@ def masked(config: Config) -> str:
             }
         ).rstrip()
     )
-    store = config.store
     out.append("")
-    out.append(
-        tomlkit.dumps(
-            {"store": {"busy_timeout": store.busy_timeout, "give_up_after": store.give_up_after}}
-        ).rstrip()
-    )
+    out.append(tomlkit.dumps({"store": dataclasses.asdict(config.store)}).rstrip())
     ui: dict[str, Any] = {}
     if config.ui.theme:
         ui["theme"] = config.ui.theme
